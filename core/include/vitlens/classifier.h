@@ -1,0 +1,84 @@
+// The one object the front ends use: load a checkpoint once, classify
+// decoded images, optionally with every layer's attention.
+//
+// Thread rule: a Classifier is created and used on one thread (its oneDNN
+// primitives must run where they were made). GUI and stream code create it
+// on their worker thread.
+#pragma once
+
+#include <memory>
+#include <opencv2/core.hpp>
+#include <string>
+#include <vector>
+
+#include "vitlens/encoder.h"
+#include "vitlens/model_config.h"
+#include "vitlens/preprocess.h"
+
+namespace vitlens {
+
+struct ClassifierOptions {
+    Precision precision = Precision::F32;
+    int threads = 0;  // 0: one per physical core
+};
+
+struct TopEntry {
+    int index = 0;
+    std::string label;
+    float prob = 0.f;
+};
+
+struct Prediction {
+    std::vector<float> logits;  // (K)
+    std::vector<float> probs;   // (K) softmax of logits
+    std::vector<TopEntry> top;  // best first
+};
+
+// Everything needed to explain one image.
+struct Explained {
+    Prediction prediction;
+    Geometry geometry;
+    Tensor attention;    // (L, H, T, T)
+    Tensor token_norms;  // (L, T)
+};
+
+class Classifier {
+public:
+    explicit Classifier(const std::string& model_dir, ClassifierOptions opt = {});
+    ~Classifier();
+
+    const ModelSpec& spec() const { return spec_; }
+    Encoder& encoder() { return *encoder_; }
+    double load_seconds() const { return load_seconds_; }
+    int threads() const { return threads_; }
+
+    // Classifies 8-bit RGB images (any size) as one batch; top_k entries each.
+    std::vector<Prediction> classify(const std::vector<cv::Mat>& rgb, int top_k = 5);
+    // Patches already prepared: (B, N, C*P*P).
+    std::vector<Prediction> classify_patches(const float* patches, int B, int top_k = 5,
+                                             AttentionCapture* capture = nullptr);
+    // One image with attention and token norms.
+    Explained explain(const cv::Mat& rgb, int top_k = 5);
+
+private:
+    ModelSpec spec_;
+    std::unique_ptr<Encoder> encoder_;
+    double load_seconds_ = 0;
+    int threads_ = 1;
+};
+
+// Numerically stable softmax + top-k of one logit row.
+Prediction make_prediction(const float* logits, int K, const std::vector<std::string>& labels, int top_k);
+
+// Physical cores (falls back to logical CPUs).
+int default_thread_count();
+// Sets the oneDNN (OpenMP) thread count for the calling thread.
+void set_thread_count(int n);
+
+// The bundled default model: $VITLENS_MODEL, else next to the executable in
+// the build tree (../../assets/models/...), else the installed data dir
+// (../share/vitlens/models/...). `where` gets a short reason. Empty if none.
+std::string find_default_model(std::string* where = nullptr);
+extern const char* const kDefaultModelName;
+
+}  // namespace vitlens

@@ -1,0 +1,70 @@
+// The ViT forward pass on oneDNN CPU primitives.
+//
+// Shape legend: B images, N = (H/P)*(W/P) patches, T = n_prefix + N tokens,
+// D width, H heads, d = D/H head width, L layers, K classes.
+// Activations are row-major (B*T, D) float buffers.
+//
+// Primitives are created once per batch size (and per row count for the
+// linear layers) and reused; weights are reordered once, at construction,
+// into the layouts the primitives prefer. By oneDNN's rules an Encoder is
+// built and run on one thread: make it on the thread that will use it.
+#pragma once
+
+#include <array>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "vitlens/checkpoint.h"
+#include "vitlens/model_config.h"
+#include "vitlens/tensor.h"
+
+namespace vitlens {
+
+enum class Precision { F32, BF16 };
+const char* precision_name(Precision p);
+// True when this CPU runs bf16 matmuls natively (AVX512-BF16 or AMX).
+bool cpu_has_bf16();
+
+// What the encoder hands back on request, besides the logits.
+struct AttentionCapture {
+    Tensor attention;    // (L, B, H, T, T): softmax(QK^T / sqrt(d)) of every layer
+    Tensor token_norms;  // (L, B, T): L2 norm of each token after each block
+};
+
+// Per-stage wall time of the last profiled forward, in milliseconds.
+enum Stage { kPatchEmbed, kLayerNorm, kQKV, kScores, kSoftmax, kContext, kProjection, kMLP, kHead, kStageCount };
+const char* stage_name(int s);
+using StageTimes = std::array<double, kStageCount>;
+
+class Encoder {
+public:
+    // Copies what it needs from `w` (reordered); `w` may be freed afterwards.
+    Encoder(const ModelSpec& spec, const EncoderWeights& w, Precision precision = Precision::F32);
+    ~Encoder();
+    Encoder(const Encoder&) = delete;
+    Encoder& operator=(const Encoder&) = delete;
+
+    // patches: (B, N, C*P*P) as written by patchify(); logits: (B, K).
+    // With `capture`, its tensors are (re)shaped and filled; without, no
+    // attention copies are made.
+    void forward(const float* patches, int B, float* logits, AttentionCapture* capture = nullptr);
+
+    const ModelSpec& spec() const { return spec_; }
+    Precision precision() const { return precision_; }
+
+    // When on, forward() waits after each stage and accumulates stage_times().
+    void set_profiling(bool on);
+    const StageTimes& stage_times() const { return times_; }
+    void reset_stage_times() { times_.fill(0.0); }
+
+private:
+    struct Impl;
+    ModelSpec spec_;
+    Precision precision_;
+    StageTimes times_{};
+    bool profiling_on_ = false;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace vitlens

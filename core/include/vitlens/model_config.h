@@ -1,0 +1,92 @@
+// One description of a checkpoint: dims, tokens, labels and preprocessing,
+// read from HF config.json (+ preprocessor_config.json) or a timm config.json
+// with pretrained_cfg (dims then come from the tensors).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace vitlens {
+
+class SafeTensors;
+
+// Weight naming convention of a checkpoint.
+enum class Naming { HfVit, HfDeit, Timm };
+const char* naming_name(Naming n);
+
+// PIL resampling filters (the values HF writes as `resample`).
+enum class Interp { Nearest = 0, Lanczos = 1, Bilinear = 2, Bicubic = 3, Box = 4, Hamming = 5 };
+const char* interp_name(Interp i);
+
+// How an image becomes the model's input. Steps in order: resize, center
+// crop, rescale, normalise.
+struct Preprocess {
+    enum class Resize { None, Exact, ShortestEdge, LongestEdge };
+    Resize resize = Resize::Exact;
+    int resize_h = 224, resize_w = 224;  // Exact
+    int edge = 0;                        // ShortestEdge / LongestEdge target
+    Interp interp = Interp::Bilinear;
+    bool center_crop = false;
+    bool pad_to_crop = false;            // timm crop_mode=border: pad when smaller
+    bool crop_round_half_even = false;   // torchvision CenterCrop rounding vs HF floor
+    int crop_h = 224, crop_w = 224;
+    float rescale = 1.0f / 255.0f;       // applied to 8-bit values (1.0 if do_rescale is false)
+    std::array<float, 3> mean{0.5f, 0.5f, 0.5f};
+    std::array<float, 3> std{0.5f, 0.5f, 0.5f};
+    std::string source;                  // "preprocessor_config.json", "pretrained_cfg", "defaults"
+
+    std::string describe() const;        // one line for `vitlens info`
+};
+
+struct ModelSpec {
+    std::string dir;
+    std::string architecture;   // architectures[0] or timm `architecture`
+    Naming naming = Naming::HfVit;
+    int hidden = 0;             // D
+    int layers = 0;             // L
+    int heads = 0;              // H
+    int mlp = 0;                // MLP hidden width
+    int image_h = 0, image_w = 0;
+    int patch = 0;              // P
+    int channels = 3;           // C
+    int num_classes = 0;
+    int n_prefix = 1;           // class (+ distillation, + register) tokens before the patches
+    bool distilled_heads = false;  // DeiT with teacher: logits = mean of two heads
+    bool qkv_bias = true;
+    float eps = 1e-12f;
+    std::string hidden_act = "gelu";
+    std::string global_pool = "token";  // "token" or "avg"
+    bool fc_norm = false;               // timm: norm after pooling instead of before
+    std::vector<std::string> labels;    // num_classes entries
+    Preprocess pre;
+
+    int grid_h() const { return image_h / patch; }
+    int grid_w() const { return image_w / patch; }
+    int patches() const { return grid_h() * grid_w(); }   // N
+    int tokens() const { return n_prefix + patches(); }   // T
+    int head_dim() const { return hidden / heads; }       // d
+    int patch_dim() const { return channels * patch * patch; }
+    int64_t parameters() const;
+    double gflops() const;  // 2 x MACs of every matmul per image
+};
+
+// Hard bounds on config values, checked before anything is allocated.
+struct SpecLimits {
+    int max_hidden = 8192, max_layers = 256, max_heads = 256, max_mlp = 65536;
+    int max_image = 4096, max_classes = 1000000, max_tokens = 65536;
+};
+
+// Reads `dir`/config.json (+ preprocessor_config.json). `weights` supplies
+// dims that timm configs omit. Throws ModelError naming the file and key.
+ModelSpec read_model_spec(const std::string& dir, const SafeTensors& weights, const SpecLimits& limits = {});
+
+// The parsers alone, on text (used by read_model_spec, tests and fuzzers).
+// `weights` may be null for HF configs.
+ModelSpec parse_model_config(const std::string& config_text, const std::string& config_name,
+                             const SafeTensors* weights, const SpecLimits& limits = {});
+Preprocess parse_preprocessor_config(const std::string& text, const std::string& name,
+                                     const ModelSpec& spec);
+
+}  // namespace vitlens

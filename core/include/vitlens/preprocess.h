@@ -1,0 +1,59 @@
+// The image pipeline: decode, resize (PIL-compatible, antialiased), center
+// crop, scale, normalise, patchify. Never touches oneDNN.
+#pragma once
+
+#include <cstdint>
+#include <opencv2/core.hpp>
+#include <string>
+
+#include "vitlens/model_config.h"
+#include "vitlens/tensor.h"
+
+namespace vitlens {
+
+// Where the model input came from in the original image: the image was
+// resized from (orig_w, orig_h) to (resized_w, resized_h), then the crop box
+// (crop_x, crop_y, crop_w, crop_h), in resized pixels, became the input. A
+// negative crop_x/crop_y means the crop padded the image.
+struct Geometry {
+    int orig_w = 0, orig_h = 0;
+    int resized_w = 0, resized_h = 0;
+    int crop_x = 0, crop_y = 0, crop_w = 0, crop_h = 0;
+
+    // The crop box in original-image pixels (floating point).
+    cv::Rect2d crop_in_original() const;
+};
+
+struct DecodeOptions {
+    int64_t max_pixels = 100'000'000;  // refuse larger images before decoding
+};
+
+// Reads an image file into 8-bit RGB (CV_8UC3): EXIF orientation applied,
+// gray/alpha/16-bit converted. Throws InputError naming the file.
+cv::Mat decode_image(const std::string& path, const DecodeOptions& opt = {});
+// Same for an encoded image in memory; `name` is used in messages.
+cv::Mat decode_image_bytes(const std::vector<uint8_t>& bytes, const std::string& name, const DecodeOptions& opt = {});
+// Converts a BGR/BGRA/gray OpenCV frame (8 or 16 bit) to 8-bit RGB.
+cv::Mat to_rgb8(const cv::Mat& any_bgr);
+
+// Image size from the file header (PNG, JPEG, BMP, GIF, WebP); false if unknown.
+bool peek_image_size(const std::vector<uint8_t>& head, int64_t* w, int64_t* h);
+
+// PIL's Image.resize for 8-bit images (separable, antialiased when
+// downscaling, fixed-point arithmetic as in Pillow's Resample.c).
+// rgb8 is CV_8UC3 or CV_8UC1; the result has the same type.
+cv::Mat resize_pil(const cv::Mat& img8, int out_w, int out_h, Interp interp);
+
+// Resize + crop per `p`, giving an 8-bit RGB image of the model's input size.
+cv::Mat resize_and_crop(const cv::Mat& rgb8, const Preprocess& p, Geometry* geo);
+
+// Writes the patch matrix for one image: out is (N, C*P*P), N = (H/P)*(W/P),
+// rows in raster order of the patch grid, each row channel-major
+// (c*P*P + y*P + x), values (v * rescale - mean[c]) / std[c].
+// rgb8 is CV_8UC3 of exactly (spec.image_h, spec.image_w).
+void patchify(const cv::Mat& rgb8, const ModelSpec& spec, float* out);
+
+// All of the above for one decoded image: returns (N, C*P*P).
+Tensor prepare_image(const cv::Mat& rgb8, const ModelSpec& spec, Geometry* geo);
+
+}  // namespace vitlens

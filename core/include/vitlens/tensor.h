@@ -1,0 +1,48 @@
+// A small owning float buffer with a shape (row-major), 64-byte aligned.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace vitlens {
+
+class Tensor {
+public:
+    Tensor() = default;
+    explicit Tensor(std::vector<int64_t> shape);  // zero-filled
+
+    Tensor(const Tensor& other);
+    Tensor& operator=(const Tensor& other);
+    Tensor(Tensor&&) noexcept = default;
+    Tensor& operator=(Tensor&&) noexcept = default;
+
+    const std::vector<int64_t>& shape() const { return shape_; }
+    int64_t dim(size_t i) const { return shape_.at(i); }
+    size_t ndim() const { return shape_.size(); }
+    int64_t numel() const { return numel_; }
+    bool empty() const { return numel_ == 0; }
+
+    float* data() { return data_.get(); }
+    const float* data() const { return data_.get(); }
+    float& operator[](int64_t i) { return data_.get()[i]; }
+    float operator[](int64_t i) const { return data_.get()[i]; }
+
+    // Same data, new shape with the same element count.
+    void reshape(std::vector<int64_t> shape);
+
+private:
+    struct Free {
+        void operator()(float* p) const;
+    };
+    std::vector<int64_t> shape_;
+    int64_t numel_ = 0;
+    std::unique_ptr<float, Free> data_;
+};
+
+// "[2304, 768]"
+std::string shape_str(const std::vector<int64_t>& shape);
+
+}  // namespace vitlens

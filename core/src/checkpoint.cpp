@@ -1,0 +1,151 @@
+#include "vitlens/checkpoint.h"
+
+#include <cstring>
+#include <filesystem>
+
+#include "vitlens/errors.h"
+
+namespace vitlens {
+
+namespace {
+
+struct Names {
+    std::string cls, dist, reg, pos, patch_w, patch_b, norm, fc_norm, head, head2;
+    std::string block_prefix;  // "vit.encoder.layer." / "blocks."
+    bool fused_qkv = false;
+};
+
+Names names_for(const ModelSpec& s) {
+    Names n;
+    if (s.naming == Naming::Timm) {
+        n = {"cls_token", "dist_token", "reg_token", "pos_embed", "patch_embed.proj.weight", "patch_embed.proj.bias",
+             "norm", "fc_norm", "head", "head_dist", "blocks.", true};
+        return n;
+    }
+    std::string root = s.naming == Naming::HfVit ? "vit." : "deit.";
+    n.cls = root + "embeddings.cls_token";
+    n.dist = root + "embeddings.distillation_token";
+    n.pos = root + "embeddings.position_embeddings";
+    n.patch_w = root + "embeddings.patch_embeddings.projection.weight";
+    n.patch_b = root + "embeddings.patch_embeddings.projection.bias";
+    n.norm = root + "layernorm";
+    n.block_prefix = root + "encoder.layer.";
+    n.head = s.distilled_heads ? "cls_classifier" : "classifier";
+    n.head2 = s.distilled_heads ? "distillation_classifier" : "";
+    return n;
+}
+
+}  // namespace
+
+EncoderWeights load_encoder_weights(const SafeTensors& st, const ModelSpec& s) {
+    const int64_t D = s.hidden, I = s.mlp, K = s.num_classes, T = s.tokens(), C = s.channels, P = s.patch;
+    Names n = names_for(s);
+    EncoderWeights w;
+    auto get = [&](const std::string& name, std::vector<int64_t> shape) { return st.to_f32(name, shape); };
+
+    w.patch_w = get(n.patch_w, {D, C, P, P});
+    w.patch_w.reshape({D, C * P * P});
+    w.patch_b = get(n.patch_b, {D});
+
+    // Prefix tokens in order: class, distillation, registers.
+    w.prefix = Tensor({s.n_prefix, D});
+    int row = 0;
+    auto put_tokens = [&](const std::string& name, int64_t count) {
+        Tensor t = get(name, {1, count, D});
+        std::memcpy(w.prefix.data() + row * D, t.data(), sizeof(float) * count * D);
+        row += static_cast<int>(count);
+    };
+    if (st.contains(n.cls) || s.naming != Naming::Timm) put_tokens(n.cls, 1);
+    if (s.naming == Naming::HfDeit || st.contains(n.dist)) put_tokens(n.dist, 1);
+    if (s.naming == Naming::Timm && st.contains(n.reg)) put_tokens(n.reg, s.n_prefix - row);
+    if (row != s.n_prefix)
+        throw ModelError(st.path() + ": found " + std::to_string(row) + " prefix tokens, config implies " +
+                         std::to_string(s.n_prefix));
+
+    w.pos = get(n.pos, {1, T, D});
+    w.pos.reshape({T, D});
+
+    w.blocks.resize(s.layers);
+    for (int l = 0; l < s.layers; ++l) {
+        BlockWeights& b = w.blocks[l];
+        std::string p = n.block_prefix + std::to_string(l) + ".";
+        if (n.fused_qkv) {
+            b.ln1_w = get(p + "norm1.weight", {D});
+            b.ln1_b = get(p + "norm1.bias", {D});
+            b.qkv_w = get(p + "attn.qkv.weight", {3 * D, D});
+            b.qkv_b = s.qkv_bias ? get(p + "attn.qkv.bias", {3 * D}) : Tensor({3 * D});
+            b.proj_w = get(p + "attn.proj.weight", {D, D});
+            b.proj_b = get(p + "attn.proj.bias", {D});
+            b.ln2_w = get(p + "norm2.weight", {D});
+            b.ln2_b = get(p + "norm2.bias", {D});
+            b.fc1_w = get(p + "mlp.fc1.weight", {I, D});
+            b.fc1_b = get(p + "mlp.fc1.bias", {I});
+            b.fc2_w = get(p + "mlp.fc2.weight", {D, I});
+            b.fc2_b = get(p + "mlp.fc2.bias", {D});
+            for (const char* extra : {"ls1.gamma", "ls2.gamma", "attn.q_norm.weight", "norm1.scale"})
+                if (st.contains(p + extra))
+                    throw ModelError(st.path() + ": tensor '" + p + extra +
+                                     "' (layer scale / qk-norm) is not supported by this encoder");
+        } else {
+            std::string a = p + "attention.attention.";
+            b.ln1_w = get(p + "layernorm_before.weight", {D});
+            b.ln1_b = get(p + "layernorm_before.bias", {D});
+            b.qkv_w = Tensor({3 * D, D});
+            b.qkv_b = Tensor({3 * D});
+            const char* parts[3] = {"query", "key", "value"};
+            for (int k = 0; k < 3; ++k) {
+                Tensor wt = get(a + parts[k] + ".weight", {D, D});
+                std::memcpy(b.qkv_w.data() + k * D * D, wt.data(), sizeof(float) * D * D);
+                if (s.qkv_bias) {
+                    Tensor bt = get(a + parts[k] + ".bias", {D});
+                    std::memcpy(b.qkv_b.data() + k * D, bt.data(), sizeof(float) * D);
+                }
+            }
+            b.proj_w = get(p + "attention.output.dense.weight", {D, D});
+            b.proj_b = get(p + "attention.output.dense.bias", {D});
+            b.ln2_w = get(p + "layernorm_after.weight", {D});
+            b.ln2_b = get(p + "layernorm_after.bias", {D});
+            b.fc1_w = get(p + "intermediate.dense.weight", {I, D});
+            b.fc1_b = get(p + "intermediate.dense.bias", {I});
+            b.fc2_w = get(p + "output.dense.weight", {D, I});
+            b.fc2_b = get(p + "output.dense.bias", {D});
+        }
+    }
+    if (s.naming == Naming::Timm && s.fc_norm) {
+        w.fc_norm_w = get(n.fc_norm + ".weight", {D});
+        w.fc_norm_b = get(n.fc_norm + ".bias", {D});
+    }
+    if (!(s.naming == Naming::Timm && s.fc_norm && !st.contains(n.norm + ".weight"))) {
+        w.norm_w = get(n.norm + ".weight", {D});
+        w.norm_b = get(n.norm + ".bias", {D});
+    }
+    w.head_w = get(n.head + ".weight", {K, D});
+    w.head_b = get(n.head + ".bias", {K});
+    if (s.distilled_heads) {
+        w.head2_w = get(n.head2 + ".weight", {K, D});
+        w.head2_b = get(n.head2 + ".bias", {K});
+    }
+    return w;
+}
+
+Checkpoint load_checkpoint(const std::string& dir) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec))
+        throw ModelError(dir + ": not a model directory (expected config.json + model.safetensors)");
+    if (!fs::exists(fs::path(dir) / "config.json", ec)) throw ModelError(dir + "/config.json: missing");
+    std::string st_path = (fs::path(dir) / "model.safetensors").string();
+    if (!fs::exists(st_path, ec)) {
+        if (fs::exists(fs::path(dir) / "pytorch_model.bin", ec) || fs::exists(fs::path(dir) / "model.pth", ec))
+            throw ModelError(st_path + ": missing; only pickled PyTorch weights are present, which vitlens never loads "
+                                       "(they can run code). Convert them to safetensors.");
+        throw ModelError(st_path + ": missing");
+    }
+    SafeTensors st(st_path);
+    Checkpoint c;
+    c.spec = read_model_spec(dir, st);
+    c.weights = load_encoder_weights(st, c.spec);
+    return c;
+}
+
+}  // namespace vitlens

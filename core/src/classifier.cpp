@@ -1,0 +1,138 @@
+#include "vitlens/classifier.h"
+
+#include <omp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "vitlens/checkpoint.h"
+#include "vitlens/errors.h"
+
+namespace vitlens {
+
+const char* const kDefaultModelName = "vit-fashion-mnist";
+
+int default_thread_count() {
+    // Count distinct (physical id, core id) pairs; hyperthreads share a core.
+    std::ifstream f("/proc/cpuinfo");
+    std::set<std::pair<int, int>> cores;
+    std::string line;
+    int phys = 0;
+    while (std::getline(f, line)) {
+        auto val = [&] { return std::atoi(line.substr(line.find(':') + 1).c_str()); };
+        if (line.rfind("physical id", 0) == 0) phys = val();
+        else if (line.rfind("core id", 0) == 0) cores.insert({phys, val()});
+    }
+    int logical = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    if (cores.empty()) return logical;
+    return std::min<int>(logical, std::max<int>(1, static_cast<int>(cores.size())));
+}
+
+void set_thread_count(int n) { omp_set_num_threads(std::max(1, n)); }
+
+Prediction make_prediction(const float* logits, int K, const std::vector<std::string>& labels, int top_k) {
+    Prediction p;
+    p.logits.assign(logits, logits + K);
+    p.probs.resize(K);
+    float mx = *std::max_element(logits, logits + K);
+    double sum = 0;
+    for (int i = 0; i < K; ++i) sum += (p.probs[i] = std::exp(logits[i] - mx));
+    for (float& v : p.probs) v = static_cast<float>(v / sum);
+    std::vector<int> idx(K);
+    for (int i = 0; i < K; ++i) idx[i] = i;
+    int k = std::clamp(top_k, 0, K);
+    std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int a, int b) {
+        return p.logits[a] > p.logits[b] || (p.logits[a] == p.logits[b] && a < b);
+    });
+    for (int i = 0; i < k; ++i) p.top.push_back({idx[i], labels[idx[i]], p.probs[idx[i]]});
+    return p;
+}
+
+Classifier::Classifier(const std::string& dir, ClassifierOptions opt) {
+    auto t0 = std::chrono::steady_clock::now();
+    threads_ = opt.threads > 0 ? opt.threads : default_thread_count();
+    set_thread_count(threads_);
+    Checkpoint c = load_checkpoint(dir);
+    spec_ = c.spec;
+    encoder_ = std::make_unique<Encoder>(spec_, c.weights, opt.precision);
+    load_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+Classifier::~Classifier() = default;
+
+std::vector<Prediction> Classifier::classify_patches(const float* patches, int B, int top_k,
+                                                     AttentionCapture* capture) {
+    set_thread_count(threads_);
+    std::vector<float> logits(size_t(B) * spec_.num_classes);
+    encoder_->forward(patches, B, logits.data(), capture);
+    std::vector<Prediction> out;
+    out.reserve(B);
+    for (int b = 0; b < B; ++b)
+        out.push_back(make_prediction(logits.data() + size_t(b) * spec_.num_classes, spec_.num_classes, spec_.labels, top_k));
+    return out;
+}
+
+std::vector<Prediction> Classifier::classify(const std::vector<cv::Mat>& rgb, int top_k) {
+    if (rgb.empty()) return {};
+    const int64_t per = int64_t(spec_.patches()) * spec_.patch_dim();
+    Tensor batch({int64_t(rgb.size()), per});
+    for (size_t i = 0; i < rgb.size(); ++i) {
+        Tensor t = prepare_image(rgb[i], spec_, nullptr);
+        std::copy(t.data(), t.data() + per, batch.data() + i * per);
+    }
+    return classify_patches(batch.data(), static_cast<int>(rgb.size()), top_k);
+}
+
+Explained Classifier::explain(const cv::Mat& rgb, int top_k) {
+    Explained e;
+    Tensor patches = prepare_image(rgb, spec_, &e.geometry);
+    AttentionCapture cap;
+    e.prediction = classify_patches(patches.data(), 1, top_k, &cap).front();
+    const int64_t L = spec_.layers, H = spec_.heads, T = spec_.tokens();
+    cap.attention.reshape({L, H, T, T});
+    cap.token_norms.reshape({L, T});
+    e.attention = std::move(cap.attention);
+    e.token_norms = std::move(cap.token_norms);
+    return e;
+}
+
+std::string find_default_model(std::string* where) {
+    namespace fs = std::filesystem;
+    auto ok = [](const fs::path& d) {
+        std::error_code ec;
+        return fs::exists(d / "config.json", ec) && fs::exists(d / "model.safetensors", ec);
+    };
+    if (const char* env = std::getenv("VITLENS_MODEL"); env && *env) {
+        if (where) *where = "$VITLENS_MODEL";
+        return env;
+    }
+    std::error_code ec;
+    fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+    if (!ec) {
+        fs::path bin = exe.parent_path();
+        for (auto [cand, why] : {std::pair{bin / ".." / ".." / "assets" / "models" / kDefaultModelName, "build tree"},
+                                 std::pair{bin / ".." / "share" / "vitlens" / "models" / kDefaultModelName, "installed"}}) {
+            if (ok(cand)) {
+                if (where) *where = why;
+                return fs::weakly_canonical(cand, ec).string();
+            }
+        }
+    }
+#ifdef VITLENS_SOURCE_DIR
+    fs::path src = fs::path(VITLENS_SOURCE_DIR) / "assets" / "models" / kDefaultModelName;
+    if (ok(src)) {
+        if (where) *where = "source tree";
+        return src.string();
+    }
+#endif
+    return {};
+}
+
+}  // namespace vitlens

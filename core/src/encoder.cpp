@@ -1,0 +1,378 @@
+#include "vitlens/encoder.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <dnnl.hpp>
+#include <unordered_map>
+
+#include "vitlens/errors.h"
+
+namespace vitlens {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+const char* precision_name(Precision p) { return p == Precision::BF16 ? "bf16" : "f32"; }
+
+bool cpu_has_bf16() {
+    // oneDNN reports the ISA it dispatches to; bf16 kernels need AVX512-BF16 or AMX.
+    auto isa = dnnl::get_effective_cpu_isa();
+    return isa == dnnl::cpu_isa::avx512_core_bf16 || isa == dnnl::cpu_isa::avx512_core_amx;
+}
+
+const char* stage_name(int s) {
+    static const char* names[kStageCount] = {"patch_embed", "layernorm", "qkv",        "scores", "softmax",
+                                             "context",     "projection", "mlp",       "head"};
+    return s >= 0 && s < kStageCount ? names[s] : "?";
+}
+
+namespace {
+
+// y = x W^T + b [+ GELU | + y (residual)]
+// x is (M, in), W is (out, in) as in the checkpoint, y is (M, out).
+class Linear {
+public:
+    enum class Post { None, Gelu, GeluTanh, Residual };
+
+    Linear() = default;
+    Linear(const dnnl::engine& eng, dnnl::stream& s, const Tensor& w, const Tensor& b, Post post, Precision prec)
+        : eng_(eng), in_(w.dim(1)), out_(w.dim(0)), post_(post), prec_(prec) {
+        wdt_ = prec == Precision::BF16 ? dt::bf16 : dt::f32;
+        // The checkpoint's (out, in) row-major matrix is W^T in (in, out) "ba" order.
+        memory user_w({{in_, out_}, dt::f32, tag::ba}, eng_, const_cast<float*>(w.data()));
+        auto pd = make_pd(64, memory::desc({in_, out_}, wdt_, tag::any));
+        w_md_ = pd.weights_desc();
+        w_mem_ = memory(w_md_, eng_);
+        dnnl::reorder(user_w, w_mem_).execute(s, user_w, w_mem_);
+        b_mem_ = memory({{1, out_}, dt::f32, tag::ab}, eng_);
+        std::memcpy(b_mem_.get_data_handle(), b.data(), sizeof(float) * out_);
+        s.wait();
+    }
+
+    void forward(dnnl::stream& s, const float* x, float* y, int64_t M) {
+        Prim& p = get(M);
+        memory dst(p.dst_md, eng_, y);
+        if (prec_ == Precision::BF16) {
+            memory src32(p.src32_md, eng_, const_cast<float*>(x));
+            if (p.src16.get_desc().get_size() == 0 || p.src16.get_desc() != p.src16_md) p.src16 = memory(p.src16_md, eng_);
+            p.cvt.execute(s, src32, p.src16);
+            p.mm.execute(s, {{DNNL_ARG_SRC, p.src16}, {DNNL_ARG_WEIGHTS, w_mem_}, {DNNL_ARG_BIAS, b_mem_}, {DNNL_ARG_DST, dst}});
+        } else {
+            memory src(p.src32_md, eng_, const_cast<float*>(x));
+            p.mm.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w_mem_}, {DNNL_ARG_BIAS, b_mem_}, {DNNL_ARG_DST, dst}});
+        }
+    }
+
+    int64_t in() const { return in_; }
+    int64_t out() const { return out_; }
+
+private:
+    struct Prim {
+        dnnl::matmul mm;
+        memory::desc src32_md, src16_md, dst_md;
+        dnnl::reorder cvt;  // f32 -> bf16 of the input (bf16 only)
+        memory src16;
+    };
+
+    dnnl::matmul::primitive_desc make_pd(int64_t M, const memory::desc& wmd) const {
+        dnnl::primitive_attr attr;
+        dnnl::post_ops po;
+        if (post_ == Post::Gelu) po.append_eltwise(1.f, dnnl::algorithm::eltwise_gelu_erf, 0.f, 0.f);
+        if (post_ == Post::GeluTanh) po.append_eltwise(1.f, dnnl::algorithm::eltwise_gelu_tanh, 0.f, 0.f);
+        if (post_ == Post::Residual) po.append_sum(1.f);
+        attr.set_post_ops(po);
+        memory::desc src({M, in_}, wdt_, tag::ab), bias({1, out_}, dt::f32, tag::ab), dst({M, out_}, dt::f32, tag::ab);
+        return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, wmd, bias, dst), attr, eng_);
+    }
+
+    Prim& get(int64_t M) {
+        auto it = by_rows_.find(M);
+        if (it != by_rows_.end()) return it->second;
+        Prim p;
+        auto pd = make_pd(M, w_md_);
+        p.mm = dnnl::matmul(pd);
+        p.src32_md = memory::desc({M, in_}, dt::f32, tag::ab);
+        p.dst_md = memory::desc({M, out_}, dt::f32, tag::ab);
+        if (prec_ == Precision::BF16) {
+            p.src16_md = memory::desc({M, in_}, dt::bf16, tag::ab);
+            p.src16 = memory(p.src16_md, eng_);
+            p.cvt = dnnl::reorder(dnnl::reorder::primitive_desc(eng_, p.src32_md, eng_, p.src16_md));
+        }
+        return by_rows_.emplace(M, std::move(p)).first->second;
+    }
+
+    dnnl::engine eng_;
+    int64_t in_ = 0, out_ = 0;
+    Post post_ = Post::None;
+    Precision prec_ = Precision::F32;
+    dt wdt_ = dt::f32;
+    memory::desc w_md_;
+    memory w_mem_, b_mem_;
+    std::unordered_map<int64_t, Prim> by_rows_;
+};
+
+// y = LayerNorm(x) * gamma + beta over the last axis. x, y are (M, D).
+class LayerNorm {
+public:
+    LayerNorm() = default;
+    LayerNorm(const dnnl::engine& eng, int64_t D, float eps) : eng_(eng), D_(D), eps_(eps) {}
+
+    // Scale/shift memories made once per weight pair.
+    std::pair<memory, memory> params(const Tensor& w, const Tensor& b) const {
+        memory sc({{D_}, dt::f32, tag::a}, eng_), sh({{D_}, dt::f32, tag::a}, eng_);
+        std::memcpy(sc.get_data_handle(), w.data(), sizeof(float) * D_);
+        std::memcpy(sh.get_data_handle(), b.data(), sizeof(float) * D_);
+        return {sc, sh};
+    }
+
+    void forward(dnnl::stream& s, const float* x, float* y, int64_t M, const std::pair<memory, memory>& p) {
+        auto it = by_rows_.find(M);
+        if (it == by_rows_.end()) {
+            memory::desc md({M, D_}, dt::f32, tag::ab);
+            dnnl::layer_normalization_forward::desc d(dnnl::prop_kind::forward_inference, md, eps_,
+                                                      dnnl::normalization_flags::use_scale |
+                                                          dnnl::normalization_flags::use_shift);
+            it = by_rows_.emplace(M, dnnl::layer_normalization_forward(
+                                         dnnl::layer_normalization_forward::primitive_desc(d, eng_)))
+                     .first;
+        }
+        memory::desc md({M, D_}, dt::f32, tag::ab);
+        memory src(md, eng_, const_cast<float*>(x)), dst(md, eng_, y);
+        it->second.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, dst}, {DNNL_ARG_SCALE, p.first},
+                               {DNNL_ARG_SHIFT, p.second}});
+    }
+
+private:
+    dnnl::engine eng_;
+    int64_t D_ = 0;
+    float eps_ = 1e-6f;
+    std::unordered_map<int64_t, dnnl::layer_normalization_forward> by_rows_;
+};
+
+struct Block {
+    std::pair<memory, memory> ln1, ln2;
+    Linear qkv, proj, fc1, fc2;
+};
+
+// Buffers and attention primitives for one batch size.
+struct Plan {
+    int B = 0;
+    Tensor x, h, qkv, scores, ctx, mid, pe, pooled, pooled_n, logits2;
+    dnnl::matmul score_mm, ctx_mm;
+    dnnl::softmax_forward softmax;
+    memory q_mem, k_mem, v_mem, scores_mem, ctx_mem;
+};
+
+}  // namespace
+
+struct Encoder::Impl {
+    dnnl::engine eng{dnnl::engine::kind::cpu, 0};
+    dnnl::stream strm{eng};
+    Linear patch, head, head2;
+    LayerNorm ln;
+    std::vector<Block> blocks;
+    std::pair<memory, memory> norm, fc_norm;
+    Tensor prefix, pos;
+    std::map<int, Plan> plans;
+};
+
+Encoder::Encoder(const ModelSpec& spec, const EncoderWeights& w, Precision precision)
+    : spec_(spec), precision_(precision), impl_(std::make_unique<Impl>()) {
+    if (precision == Precision::BF16 && !cpu_has_bf16())
+        throw ModelError("bf16 was requested, but this CPU has no AVX512-BF16 or AMX; use f32");
+    Impl& m = *impl_;
+    auto gelu = spec.hidden_act == "gelu" ? Linear::Post::Gelu : Linear::Post::GeluTanh;
+    m.patch = Linear(m.eng, m.strm, w.patch_w, w.patch_b, Linear::Post::None, precision);
+    m.ln = LayerNorm(m.eng, spec.hidden, spec.eps);
+    m.blocks.resize(spec.layers);
+    for (int l = 0; l < spec.layers; ++l) {
+        const BlockWeights& bw = w.blocks[l];
+        Block& b = m.blocks[l];
+        b.ln1 = m.ln.params(bw.ln1_w, bw.ln1_b);
+        b.ln2 = m.ln.params(bw.ln2_w, bw.ln2_b);
+        b.qkv = Linear(m.eng, m.strm, bw.qkv_w, bw.qkv_b, Linear::Post::None, precision);
+        b.proj = Linear(m.eng, m.strm, bw.proj_w, bw.proj_b, Linear::Post::Residual, precision);
+        b.fc1 = Linear(m.eng, m.strm, bw.fc1_w, bw.fc1_b, gelu, precision);
+        b.fc2 = Linear(m.eng, m.strm, bw.fc2_w, bw.fc2_b, Linear::Post::Residual, precision);
+    }
+    if (!w.norm_w.empty()) m.norm = m.ln.params(w.norm_w, w.norm_b);
+    if (!w.fc_norm_w.empty()) m.fc_norm = m.ln.params(w.fc_norm_w, w.fc_norm_b);
+    // The head runs on a handful of rows: f32 keeps the logits exact at no real cost.
+    m.head = Linear(m.eng, m.strm, w.head_w, w.head_b, Linear::Post::None, Precision::F32);
+    if (spec.distilled_heads) m.head2 = Linear(m.eng, m.strm, w.head2_w, w.head2_b, Linear::Post::None, Precision::F32);
+    m.prefix = w.prefix;
+    m.pos = w.pos;
+}
+
+Encoder::~Encoder() = default;
+
+void Encoder::set_profiling(bool on) {
+    profiling_on_ = on;
+}
+
+namespace {
+
+Plan make_plan(dnnl::engine& eng, const ModelSpec& s, int B) {
+    const int64_t T = s.tokens(), D = s.hidden, H = s.heads, d = s.head_dim(), N = s.patches();
+    const int nh = s.distilled_heads ? 2 : 1;
+    Plan p;
+    p.B = B;
+    p.x = Tensor({B * T, D});
+    p.h = Tensor({B * T, D});
+    p.qkv = Tensor({B * T, 3 * D});
+    p.scores = Tensor({B, H, T, T});
+    p.ctx = Tensor({B * T, D});
+    p.mid = Tensor({B * T, int64_t(s.mlp)});
+    p.pe = Tensor({B * N, D});
+    p.pooled = Tensor({nh * B, D});
+    p.pooled_n = Tensor({nh * B, D});
+    p.logits2 = Tensor({int64_t(B), int64_t(s.num_classes)});
+
+    // Q, K^T and V as strided views of the (B*T, 3D) QKV buffer: no copies.
+    memory::desc q_md({B, H, T, d}, dt::f32, memory::dims{T * 3 * D, d, 3 * D, 1});
+    memory::desc kt_md({B, H, d, T}, dt::f32, memory::dims{T * 3 * D, d, 1, 3 * D});
+    memory::desc v_md({B, H, T, d}, dt::f32, memory::dims{T * 3 * D, d, 3 * D, 1});
+    memory::desc s_md({B, H, T, T}, dt::f32, tag::abcd);
+    memory::desc ctx_md({B, H, T, d}, dt::f32, memory::dims{T * D, d, D, 1});  // into (B*T, D)
+
+    dnnl::primitive_attr sattr;
+    sattr.set_output_scales(0, {1.0f / std::sqrt(float(d))});
+    p.score_mm = dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(q_md, kt_md, s_md), sattr, eng));
+    p.ctx_mm = dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(s_md, v_md, ctx_md), eng));
+    memory::desc flat({B * H * T, T}, dt::f32, tag::ab);
+    p.softmax = dnnl::softmax_forward(dnnl::softmax_forward::primitive_desc(
+        dnnl::softmax_forward::desc(dnnl::prop_kind::forward_inference, flat, 1), eng));
+
+    float* qkv = p.qkv.data();
+    p.q_mem = memory(q_md, eng, qkv);
+    p.k_mem = memory(kt_md, eng, qkv + D);
+    p.v_mem = memory(v_md, eng, qkv + 2 * D);
+    p.scores_mem = memory(s_md, eng, p.scores.data());
+    p.ctx_mem = memory(ctx_md, eng, p.ctx.data());
+    return p;
+}
+
+class StageClock {
+public:
+    StageClock(bool on, dnnl::stream& s, StageTimes& t) : on_(on), s_(s), t_(t) { last_ = now(); }
+    void mark(Stage st) {
+        if (!on_) return;
+        s_.wait();
+        auto n = now();
+        t_[st] += std::chrono::duration<double, std::milli>(n - last_).count();
+        last_ = n;
+    }
+
+private:
+    static std::chrono::steady_clock::time_point now() { return std::chrono::steady_clock::now(); }
+    bool on_;
+    dnnl::stream& s_;
+    StageTimes& t_;
+    std::chrono::steady_clock::time_point last_;
+};
+
+}  // namespace
+
+void Encoder::forward(const float* patches, int B, float* logits, AttentionCapture* capture) {
+    Impl& m = *impl_;
+    const ModelSpec& s = spec_;
+    const int64_t T = s.tokens(), D = s.hidden, H = s.heads, N = s.patches(), L = s.layers, K = s.num_classes;
+    const int64_t np = s.n_prefix, M = B * T;
+    if (B <= 0) throw std::invalid_argument("Encoder::forward: batch size must be positive");
+    auto it = m.plans.find(B);
+    if (it == m.plans.end()) it = m.plans.emplace(B, make_plan(m.eng, s, B)).first;
+    Plan& p = it->second;
+    dnnl::stream& st = m.strm;
+    StageClock clock(profiling_on_, st, times_);
+
+    if (capture) {
+        capture->attention = Tensor({L, B, H, T, T});
+        capture->token_norms = Tensor({L, B, T});
+    }
+
+    // Patch embedding, then tokens: [prefix..., patches] + position embedding.
+    m.patch.forward(st, patches, p.pe.data(), B * N);
+    st.wait();
+    float* x = p.x.data();
+    const float* pos = m.pos.data();
+    for (int b = 0; b < B; ++b) {
+        float* xb = x + b * T * D;
+        for (int64_t t = 0; t < np; ++t)
+            for (int64_t k = 0; k < D; ++k) xb[t * D + k] = m.prefix[t * D + k] + pos[t * D + k];
+        const float* pe = p.pe.data() + b * N * D;
+        for (int64_t t = 0; t < N; ++t)
+            for (int64_t k = 0; k < D; ++k) xb[(np + t) * D + k] = pe[t * D + k] + pos[(np + t) * D + k];
+    }
+    clock.mark(kPatchEmbed);
+
+    for (int64_t l = 0; l < L; ++l) {
+        Block& blk = m.blocks[l];
+        // Attention: x += proj(softmax(Q K^T / sqrt(d)) V)
+        m.ln.forward(st, x, p.h.data(), M, blk.ln1);
+        clock.mark(kLayerNorm);
+        blk.qkv.forward(st, p.h.data(), p.qkv.data(), M);
+        clock.mark(kQKV);
+        if (capture) p.scores_mem.set_data_handle(capture->attention.data() + l * B * H * T * T);
+        p.score_mm.execute(st, {{DNNL_ARG_SRC, p.q_mem}, {DNNL_ARG_WEIGHTS, p.k_mem}, {DNNL_ARG_DST, p.scores_mem}});
+        clock.mark(kScores);
+        p.softmax.execute(st, {{DNNL_ARG_SRC, p.scores_mem}, {DNNL_ARG_DST, p.scores_mem}});
+        clock.mark(kSoftmax);
+        p.ctx_mm.execute(st, {{DNNL_ARG_SRC, p.scores_mem}, {DNNL_ARG_WEIGHTS, p.v_mem}, {DNNL_ARG_DST, p.ctx_mem}});
+        clock.mark(kContext);
+        blk.proj.forward(st, p.ctx.data(), x, M);
+        clock.mark(kProjection);
+        // MLP: x += fc2(gelu(fc1(LN(x))))
+        m.ln.forward(st, x, p.h.data(), M, blk.ln2);
+        clock.mark(kLayerNorm);
+        blk.fc1.forward(st, p.h.data(), p.mid.data(), M);
+        blk.fc2.forward(st, p.mid.data(), x, M);
+        clock.mark(kMLP);
+        if (capture) {
+            st.wait();
+            float* norms = capture->token_norms.data() + l * B * T;
+            for (int64_t r = 0; r < M; ++r) {
+                double acc = 0;
+                for (int64_t k = 0; k < D; ++k) acc += double(x[r * D + k]) * x[r * D + k];
+                norms[r] = static_cast<float>(std::sqrt(acc));
+            }
+        }
+    }
+    if (capture) p.scores_mem.set_data_handle(p.scores.data());
+
+    // Pooling and head(s).
+    st.wait();
+    const int nh = s.distilled_heads ? 2 : 1;
+    float* pooled = p.pooled.data();
+    if (s.global_pool == "avg") {
+        const float* src = x;
+        if (!s.fc_norm) {  // norm every token, then average
+            m.ln.forward(st, x, p.h.data(), M, m.norm);
+            st.wait();
+            src = p.h.data();
+        }
+        for (int b = 0; b < B; ++b)
+            for (int64_t k = 0; k < D; ++k) {
+                double acc = 0;
+                for (int64_t t = np; t < T; ++t) acc += src[(b * T + t) * D + k];
+                pooled[b * D + k] = static_cast<float>(acc / N);
+            }
+        if (s.fc_norm) m.ln.forward(st, pooled, p.pooled_n.data(), B, m.fc_norm);
+        else std::memcpy(p.pooled_n.data(), pooled, sizeof(float) * B * D);
+    } else {
+        for (int h = 0; h < nh; ++h)
+            for (int b = 0; b < B; ++b) std::memcpy(pooled + (h * B + b) * D, x + (b * T + h) * D, sizeof(float) * D);
+        m.ln.forward(st, pooled, p.pooled_n.data(), nh * B, s.fc_norm ? m.fc_norm : m.norm);
+    }
+    m.head.forward(st, p.pooled_n.data(), logits, B);
+    if (s.distilled_heads) {
+        m.head2.forward(st, p.pooled_n.data() + B * D, p.logits2.data(), B);
+        st.wait();
+        for (int64_t i = 0; i < B * K; ++i) logits[i] = 0.5f * (logits[i] + p.logits2[i]);
+    }
+    st.wait();
+    clock.mark(kHead);
+}
+
+}  // namespace vitlens

@@ -1,0 +1,468 @@
+#include "vitlens/model_config.h"
+
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "vitlens/errors.h"
+#include "vitlens/weights.h"
+
+namespace vitlens {
+
+using json = nlohmann::json;
+
+const char* naming_name(Naming n) {
+    switch (n) {
+        case Naming::HfVit: return "hf-vit";
+        case Naming::HfDeit: return "hf-deit";
+        case Naming::Timm: return "timm";
+    }
+    return "?";
+}
+
+const char* interp_name(Interp i) {
+    switch (i) {
+        case Interp::Nearest: return "nearest";
+        case Interp::Lanczos: return "lanczos";
+        case Interp::Bilinear: return "bilinear";
+        case Interp::Bicubic: return "bicubic";
+        case Interp::Box: return "box";
+        case Interp::Hamming: return "hamming";
+    }
+    return "?";
+}
+
+std::string Preprocess::describe() const {
+    std::ostringstream s;
+    switch (resize) {
+        case Resize::None: s << "no resize"; break;
+        case Resize::Exact: s << "resize to " << resize_w << "x" << resize_h; break;
+        case Resize::ShortestEdge: s << "resize shortest edge to " << edge; break;
+        case Resize::LongestEdge: s << "resize longest edge to " << edge; break;
+    }
+    s << " (" << interp_name(interp) << ", antialiased)";
+    if (center_crop) s << ", center crop " << crop_w << "x" << crop_h << (pad_to_crop ? " (padded)" : "");
+    s << ", scale x" << rescale << ", mean [" << mean[0] << ", " << mean[1] << ", " << mean[2] << "], std ["
+      << std[0] << ", " << std[1] << ", " << std[2] << "], RGB; from " << source;
+    return s.str();
+}
+
+int64_t ModelSpec::parameters() const {
+    int64_t D = hidden, I = mlp, K = num_classes;
+    int64_t p = D * patch_dim() + D + int64_t(n_prefix) * D + int64_t(tokens()) * D;
+    p += int64_t(layers) * (4 * D + 3 * D * D + (qkv_bias ? 3 * D : 0) + D * D + D + D * I + I + I * D + D);
+    p += 2 * D + (K * D + K) * (distilled_heads ? 2 : 1);
+    return p;
+}
+
+double ModelSpec::gflops() const {
+    double N = patches(), T = tokens(), D = hidden, I = mlp;
+    double macs = N * patch_dim() * D;
+    macs += layers * (T * D * 3 * D + 2 * T * T * D + T * D * D + 2 * T * D * I);
+    macs += D * num_classes * (distilled_heads ? 2 : 1);
+    return 2 * macs / 1e9;
+}
+
+namespace {
+
+[[noreturn]] void fail(const std::string& file, const std::string& what) { throw ModelError(file + ": " + what); }
+
+std::string read_file(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) throw ModelError(path + ": cannot open (missing or unreadable)");
+    std::ostringstream s;
+    s << f.rdbuf();
+    return s.str();
+}
+
+json parse_json(const std::string& text, const std::string& name) {
+    try {
+        json j = json::parse(text);
+        if (!j.is_object()) fail(name, "top level is not a JSON object");
+        return j;
+    } catch (const json::exception& e) {
+        fail(name, std::string("not valid JSON: ") + e.what());
+    }
+}
+
+// Integer field with bounds; `def` < 0 means required.
+int get_int(const json& j, const std::string& key, const std::string& file, int def, int lo, int hi) {
+    if (!j.contains(key) || j[key].is_null()) {
+        if (def < 0) fail(file, "missing key '" + key + "'");
+        return def;
+    }
+    const json& v = j[key];
+    if (!v.is_number()) fail(file, "'" + key + "' must be a number, got " + std::string(v.type_name()));
+    double d = v.get<double>();
+    if (!std::isfinite(d) || d != std::floor(d)) fail(file, "'" + key + "' must be an integer, got " + v.dump());
+    if (d < lo || d > hi)
+        fail(file, "'" + key + "' = " + v.dump() + " is out of range [" + std::to_string(lo) + ", " +
+                       std::to_string(hi) + "]");
+    return static_cast<int>(d);
+}
+
+float get_float(const json& j, const std::string& key, const std::string& file, float def) {
+    if (!j.contains(key) || j[key].is_null()) return def;
+    if (!j[key].is_number()) fail(file, "'" + key + "' must be a number, got " + std::string(j[key].type_name()));
+    double d = j[key].get<double>();
+    if (!std::isfinite(d)) fail(file, "'" + key + "' is not finite");
+    return static_cast<float>(d);
+}
+
+bool get_bool(const json& j, const std::string& key, const std::string& file, bool def) {
+    if (!j.contains(key) || j[key].is_null()) return def;
+    if (!j[key].is_boolean()) fail(file, "'" + key + "' must be true or false, got " + j[key].dump());
+    return j[key].get<bool>();
+}
+
+std::array<float, 3> get_triple(const json& j, const std::string& key, const std::string& file,
+                                std::array<float, 3> def) {
+    if (!j.contains(key) || j[key].is_null()) return def;
+    const json& v = j[key];
+    if (v.is_number()) {
+        float f = v.get<float>();
+        return {f, f, f};
+    }
+    if (!v.is_array() || (v.size() != 3 && v.size() != 1))
+        fail(file, "'" + key + "' must be a number or an array of 3 numbers, got " + v.dump());
+    std::array<float, 3> out{};
+    for (size_t i = 0; i < 3; ++i) {
+        const json& e = v[v.size() == 1 ? 0 : i];
+        if (!e.is_number()) fail(file, "'" + key + "' must hold numbers, got " + v.dump());
+        out[i] = e.get<float>();
+        if (!std::isfinite(out[i])) fail(file, "'" + key + "' is not finite");
+    }
+    return out;
+}
+
+// id2label with string or integer keys and values; every index 0..n-1 present.
+std::vector<std::string> read_id2label(const json& v, const std::string& file, int max_classes) {
+    if (!v.is_object()) fail(file, "'id2label' must be an object, got " + std::string(v.type_name()));
+    if (v.size() > static_cast<size_t>(max_classes))
+        fail(file, "'id2label' has " + std::to_string(v.size()) + " entries, over the limit " +
+                       std::to_string(max_classes));
+    std::map<long, std::string> m;
+    for (auto it = v.begin(); it != v.end(); ++it) {
+        long idx;
+        try {
+            size_t used = 0;
+            idx = std::stol(it.key(), &used);
+            if (used != it.key().size()) throw std::invalid_argument("trailing");
+        } catch (const std::exception&) {
+            fail(file, "'id2label' key '" + it.key() + "' is not an integer");
+        }
+        std::string label;
+        if (it.value().is_string()) label = it.value().get<std::string>();
+        else if (it.value().is_number()) label = it.value().dump();
+        else fail(file, "'id2label' value for " + it.key() + " must be a string or number");
+        m[idx] = label;
+    }
+    std::vector<std::string> labels;
+    for (long i = 0; i < static_cast<long>(m.size()); ++i) {
+        auto it = m.find(i);
+        if (it == m.end())
+            fail(file, "'id2label' has a gap: index " + std::to_string(i) + " is missing (" +
+                           std::to_string(m.size()) + " labels, indices must be 0.." +
+                           std::to_string(m.size() - 1) + ")");
+        labels.push_back(it->second);
+    }
+    return labels;
+}
+
+void check_dims(ModelSpec& s, const std::string& file, const SpecLimits& lim) {
+    if (s.heads <= 0 || s.hidden % s.heads != 0)
+        fail(file, "hidden_size " + std::to_string(s.hidden) + " is not divisible by num_attention_heads " +
+                       std::to_string(s.heads));
+    if (s.patch <= 0 || s.image_h % s.patch != 0 || s.image_w % s.patch != 0)
+        fail(file, "image size " + std::to_string(s.image_h) + "x" + std::to_string(s.image_w) +
+                       " is not a multiple of patch_size " + std::to_string(s.patch));
+    if (s.tokens() > lim.max_tokens)
+        fail(file, std::to_string(s.tokens()) + " tokens exceed the limit " + std::to_string(lim.max_tokens));
+    if (s.hidden_act != "gelu" && s.hidden_act != "gelu_new" && s.hidden_act != "gelu_pytorch_tanh")
+        fail(file, "hidden_act '" + s.hidden_act + "' is not supported (gelu, gelu_new, gelu_pytorch_tanh)");
+}
+
+// timm: heads by architecture name; depth, width, patch from the tensors.
+int timm_heads(const std::string& arch, int hidden) {
+    static const std::vector<std::pair<std::string, int>> sizes = {
+        {"_tiny", 3}, {"_small", 6}, {"_medium", 8}, {"_base", 12}, {"_large", 16}, {"_huge", 16},
+        {"_giant", 16}};
+    std::string a = "_" + arch;
+    for (auto& [k, h] : sizes)
+        if (a.find(k + "_") != std::string::npos || a.find(k + "patch") != std::string::npos) return h;
+    return hidden % 64 == 0 ? hidden / 64 : 0;
+}
+
+void fill_timm(ModelSpec& s, const json& j, const std::string& file, const SafeTensors& w, const SpecLimits& lim) {
+    auto shape = [&](const std::string& name) -> const std::vector<int64_t>& { return w.info(name).shape; };
+    const auto& pe = shape("patch_embed.proj.weight");
+    if (pe.size() != 4 || pe[2] != pe[3])
+        fail(w.path(), "tensor 'patch_embed.proj.weight' has shape " + shape_str(pe) + ", expected [D, C, P, P]");
+    s.hidden = static_cast<int>(std::min<int64_t>(pe[0], lim.max_hidden + 1));
+    s.channels = static_cast<int>(std::min<int64_t>(pe[1], 16));
+    s.patch = static_cast<int>(std::min<int64_t>(pe[2], lim.max_image + 1));
+    if (s.hidden < 1 || s.hidden > lim.max_hidden) fail(w.path(), "width " + std::to_string(pe[0]) + " out of range");
+    if (s.channels != 3) fail(w.path(), "patch_embed.proj.weight has " + std::to_string(pe[1]) + " input channels, expected 3");
+    if (s.patch < 1 || s.patch > lim.max_image) fail(w.path(), "patch size " + std::to_string(pe[2]) + " out of range");
+    int depth = 0;
+    while (depth <= lim.max_layers && w.contains("blocks." + std::to_string(depth) + ".norm1.weight")) ++depth;
+    if (depth == 0) fail(w.path(), "no 'blocks.0.norm1.weight': not a timm vision_transformer checkpoint");
+    if (depth > lim.max_layers) fail(w.path(), "more than " + std::to_string(lim.max_layers) + " blocks");
+    s.layers = depth;
+    const auto& fc1 = shape("blocks.0.mlp.fc1.weight");
+    if (fc1.size() != 2 || fc1[0] < 1 || fc1[0] > lim.max_mlp)
+        fail(w.path(), "tensor 'blocks.0.mlp.fc1.weight' has shape " + shape_str(fc1) + ", expected [MLP, " +
+                           std::to_string(s.hidden) + "]");
+    s.mlp = static_cast<int>(fc1[0]);
+    s.qkv_bias = w.contains("blocks.0.attn.qkv.bias");
+    s.heads = timm_heads(s.architecture, s.hidden);
+    if (s.heads == 0)
+        fail(file, "cannot tell the head count of '" + s.architecture +
+                       "' (expected tiny/small/medium/base/large/huge in the name)");
+    s.eps = 1e-6f;
+    s.hidden_act = "gelu";
+    s.n_prefix = 0;
+    if (w.contains("cls_token")) s.n_prefix += 1;
+    if (w.contains("dist_token")) { s.n_prefix += 1; s.distilled_heads = w.contains("head_dist.weight"); }
+    if (w.contains("reg_token")) {
+        const auto& r = shape("reg_token");
+        if (r.size() != 3 || r[1] < 0 || r[1] > 64) fail(w.path(), "tensor 'reg_token' has shape " + shape_str(r));
+        s.n_prefix += static_cast<int>(r[1]);
+    }
+    s.global_pool = "token";
+    if (j.contains("global_pool") && j["global_pool"].is_string()) s.global_pool = j["global_pool"].get<std::string>();
+    if (s.global_pool.empty()) s.global_pool = "token";
+    if (s.global_pool != "token" && s.global_pool != "avg")
+        fail(file, "global_pool '" + s.global_pool + "' is not supported (token, avg)");
+    s.fc_norm = w.contains("fc_norm.weight");
+    if (s.global_pool == "token" && s.n_prefix == 0) fail(file, "global_pool 'token' but the checkpoint has no cls_token");
+
+    const json empty = json::object();
+    const json& pc = (j.contains("pretrained_cfg") && j["pretrained_cfg"].is_object()) ? j["pretrained_cfg"] : empty;
+    s.image_h = s.image_w = 224;
+    if (pc.contains("input_size")) {
+        const json& is = pc["input_size"];
+        if (!is.is_array() || is.size() != 3) fail(file, "pretrained_cfg.input_size must be [C, H, W], got " + is.dump());
+        for (const json& e : is)
+            if (!e.is_number_integer()) fail(file, "pretrained_cfg.input_size must hold integers, got " + is.dump());
+        s.image_h = is[1].get<int>();
+        s.image_w = is[2].get<int>();
+        if (s.image_h < 1 || s.image_h > lim.max_image || s.image_w < 1 || s.image_w > lim.max_image)
+            fail(file, "pretrained_cfg.input_size " + is.dump() + " is out of range");
+    }
+    int nc = get_int(j, "num_classes", file, -1, 1, lim.max_classes);
+    s.num_classes = nc;
+    if (j.contains("label_names") && j["label_names"].is_array()) {
+        for (const json& e : j["label_names"]) {
+            if (!e.is_string()) fail(file, "'label_names' must hold strings");
+            s.labels.push_back(e.get<std::string>());
+        }
+    }
+
+    Preprocess& p = s.pre;
+    p.source = "pretrained_cfg";
+    std::string interp = pc.value("interpolation", std::string("bicubic"));
+    if (interp == "bicubic") p.interp = Interp::Bicubic;
+    else if (interp == "bilinear") p.interp = Interp::Bilinear;
+    else if (interp == "nearest") p.interp = Interp::Nearest;
+    else if (interp == "lanczos") p.interp = Interp::Lanczos;
+    else if (interp == "box") p.interp = Interp::Box;
+    else if (interp == "hamming") p.interp = Interp::Hamming;
+    else fail(file, "pretrained_cfg.interpolation '" + interp + "' is not supported");
+    float crop_pct = get_float(pc, "crop_pct", file, 0.875f);
+    if (!(crop_pct > 0.05f && crop_pct <= 4.0f)) fail(file, "pretrained_cfg.crop_pct " + std::to_string(crop_pct) + " is out of range");
+    std::string mode = pc.value("crop_mode", std::string("center"));
+    int scale_h = static_cast<int>(std::floor(s.image_h / crop_pct));
+    int scale_w = static_cast<int>(std::floor(s.image_w / crop_pct));
+    p.center_crop = true;
+    p.crop_h = s.image_h;
+    p.crop_w = s.image_w;
+    p.crop_round_half_even = true;
+    if (mode == "center") {
+        if (s.image_h == s.image_w) {
+            p.resize = Preprocess::Resize::ShortestEdge;
+            p.edge = scale_h;
+        } else {
+            p.resize = Preprocess::Resize::Exact;
+            p.resize_h = scale_h;
+            p.resize_w = scale_w;
+        }
+    } else if (mode == "squash") {
+        p.resize = Preprocess::Resize::Exact;
+        p.resize_h = scale_h;
+        p.resize_w = scale_w;
+    } else if (mode == "border") {
+        p.resize = Preprocess::Resize::LongestEdge;
+        p.edge = std::max(scale_h, scale_w);
+        p.pad_to_crop = true;
+    } else {
+        fail(file, "pretrained_cfg.crop_mode '" + mode + "' is not supported (center, squash, border)");
+    }
+    p.mean = get_triple(pc, "mean", file, {0.485f, 0.456f, 0.406f});
+    p.std = get_triple(pc, "std", file, {0.229f, 0.224f, 0.225f});
+    p.rescale = 1.0f / 255.0f;
+}
+
+}  // namespace
+
+ModelSpec parse_model_config(const std::string& text, const std::string& file, const SafeTensors* weights,
+                             const SpecLimits& lim) {
+    json j = parse_json(text, file);
+    ModelSpec s;
+    if (j.contains("architectures")) {
+        const json& a = j["architectures"];
+        if (!a.is_array() || a.empty() || !a[0].is_string())
+            fail(file, "'architectures' must be a non-empty array of strings");
+        s.architecture = a[0].get<std::string>();
+        if (s.architecture == "ViTForImageClassification") s.naming = Naming::HfVit;
+        else if (s.architecture == "DeiTForImageClassification") s.naming = Naming::HfDeit;
+        else if (s.architecture == "DeiTForImageClassificationWithTeacher") {
+            s.naming = Naming::HfDeit;
+            s.distilled_heads = true;
+        } else {
+            fail(file, "architecture '" + s.architecture +
+                           "' is not supported (ViTForImageClassification, DeiTForImageClassification, "
+                           "DeiTForImageClassificationWithTeacher, or a timm vision_transformer config)");
+        }
+        s.hidden = get_int(j, "hidden_size", file, 768, 1, lim.max_hidden);
+        s.layers = get_int(j, "num_hidden_layers", file, 12, 1, lim.max_layers);
+        s.heads = get_int(j, "num_attention_heads", file, 12, 1, lim.max_heads);
+        s.mlp = get_int(j, "intermediate_size", file, 3072, 1, lim.max_mlp);
+        int img = get_int(j, "image_size", file, 224, 1, lim.max_image);
+        s.image_h = s.image_w = img;
+        s.patch = get_int(j, "patch_size", file, 16, 1, lim.max_image);
+        s.channels = get_int(j, "num_channels", file, 3, 1, 16);
+        if (s.channels != 3) fail(file, "num_channels " + std::to_string(s.channels) + " is not supported (3)");
+        s.qkv_bias = get_bool(j, "qkv_bias", file, true);
+        s.eps = get_float(j, "layer_norm_eps", file, 1e-12f);
+        if (!(s.eps > 0 && s.eps < 1)) fail(file, "'layer_norm_eps' must be in (0, 1)");
+        if (j.contains("hidden_act")) {
+            if (!j["hidden_act"].is_string()) fail(file, "'hidden_act' must be a string");
+            s.hidden_act = j["hidden_act"].get<std::string>();
+        }
+        s.n_prefix = s.naming == Naming::HfDeit ? 2 : 1;
+        if (j.contains("id2label")) s.labels = read_id2label(j["id2label"], file, lim.max_classes);
+        if (j.contains("num_labels")) s.num_classes = get_int(j, "num_labels", file, 0, 1, lim.max_classes);
+        if (!s.labels.empty()) s.num_classes = static_cast<int>(s.labels.size());
+        // Default preprocessing of ViTImageProcessor, used without a preprocessor_config.json.
+        s.pre.resize = Preprocess::Resize::Exact;
+        s.pre.resize_h = s.image_h;
+        s.pre.resize_w = s.image_w;
+        s.pre.interp = Interp::Bilinear;
+        s.pre.source = "defaults (no preprocessor_config.json)";
+        if (s.num_classes == 0 && weights) {
+            std::string head = s.naming == Naming::HfDeit && s.distilled_heads ? "cls_classifier.weight" : "classifier.weight";
+            if (weights->contains(head)) {
+                const auto& hs = weights->info(head).shape;
+                if (hs.size() == 2 && hs[0] > 0 && hs[0] <= lim.max_classes) s.num_classes = static_cast<int>(hs[0]);
+            }
+        }
+        if (s.num_classes == 0) fail(file, "no 'id2label' or 'num_labels': cannot tell the number of classes");
+    } else if (j.contains("architecture")) {
+        if (!j["architecture"].is_string()) fail(file, "'architecture' must be a string");
+        s.architecture = j["architecture"].get<std::string>();
+        s.naming = Naming::Timm;
+        if (!weights) fail(file, "a timm config needs the weights to tell depth and width");
+        static const std::regex vit_like("^(vit|deit|deit3)_.*");
+        if (!std::regex_match(s.architecture, vit_like))
+            fail(file, "timm architecture '" + s.architecture + "' is not a vision_transformer (vit_*, deit_*)");
+        fill_timm(s, j, file, *weights, lim);
+    } else {
+        fail(file, "neither 'architectures' (Hugging Face) nor 'architecture' (timm) is present");
+    }
+    if (s.labels.empty())
+        for (int i = 0; i < s.num_classes; ++i) s.labels.push_back("class " + std::to_string(i));
+    if (static_cast<int>(s.labels.size()) != s.num_classes)
+        fail(file, std::to_string(s.labels.size()) + " labels for " + std::to_string(s.num_classes) + " classes");
+    check_dims(s, file, lim);
+    return s;
+}
+
+Preprocess parse_preprocessor_config(const std::string& text, const std::string& file, const ModelSpec& spec) {
+    json j = parse_json(text, file);
+    Preprocess p = spec.pre;
+    p.source = "preprocessor_config.json";
+    p.crop_round_half_even = false;
+    bool do_resize = get_bool(j, "do_resize", file, true);
+    if (!do_resize) {
+        p.resize = Preprocess::Resize::None;
+    } else if (j.contains("size") && !j["size"].is_null()) {
+        const json& sz = j["size"];
+        if (sz.is_number()) {
+            int v = get_int(j, "size", file, -1, 1, 8192);
+            p.resize = Preprocess::Resize::Exact;
+            p.resize_h = p.resize_w = v;
+        } else if (sz.is_object()) {
+            if (sz.contains("height") || sz.contains("width")) {
+                p.resize = Preprocess::Resize::Exact;
+                p.resize_h = get_int(sz, "height", file + " size", -1, 1, 8192);
+                p.resize_w = get_int(sz, "width", file + " size", -1, 1, 8192);
+            } else if (sz.contains("shortest_edge")) {
+                p.resize = Preprocess::Resize::ShortestEdge;
+                p.edge = get_int(sz, "shortest_edge", file + " size", -1, 1, 8192);
+            } else {
+                fail(file, "'size' must have height/width or shortest_edge, got " + sz.dump());
+            }
+        } else {
+            fail(file, "'size' must be an integer or an object, got " + sz.dump());
+        }
+    } else {
+        p.resize = Preprocess::Resize::Exact;
+        p.resize_h = spec.image_h;
+        p.resize_w = spec.image_w;
+    }
+    int rs = get_int(j, "resample", file, 2, 0, 5);
+    p.interp = static_cast<Interp>(rs);
+    p.center_crop = get_bool(j, "do_center_crop", file, false);
+    if (p.center_crop) {
+        const json& cs = j.contains("crop_size") ? j["crop_size"] : json(spec.image_h);
+        if (cs.is_number()) {
+            p.crop_h = p.crop_w = get_int(j.contains("crop_size") ? j : json{{"crop_size", spec.image_h}},
+                                          "crop_size", file, -1, 1, 8192);
+        } else if (cs.is_object()) {
+            p.crop_h = get_int(cs, "height", file + " crop_size", -1, 1, 8192);
+            p.crop_w = get_int(cs, "width", file + " crop_size", -1, 1, 8192);
+        } else {
+            fail(file, "'crop_size' must be an integer or an object, got " + cs.dump());
+        }
+    }
+    bool do_rescale = get_bool(j, "do_rescale", file, true);
+    p.rescale = do_rescale ? get_float(j, "rescale_factor", file, 1.0f / 255.0f) : 1.0f;
+    bool do_norm = get_bool(j, "do_normalize", file, true);
+    if (do_norm) {
+        p.mean = get_triple(j, "image_mean", file, {0.5f, 0.5f, 0.5f});
+        p.std = get_triple(j, "image_std", file, {0.5f, 0.5f, 0.5f});
+        for (float s : p.std)
+            if (!(s > 0)) fail(file, "'image_std' entries must be positive");
+    } else {
+        p.mean = {0, 0, 0};
+        p.std = {1, 1, 1};
+    }
+    // The model input must come out at the model's size.
+    int out_h = p.center_crop ? p.crop_h : (p.resize == Preprocess::Resize::Exact ? p.resize_h : -1);
+    int out_w = p.center_crop ? p.crop_w : (p.resize == Preprocess::Resize::Exact ? p.resize_w : -1);
+    if (out_h != spec.image_h || out_w != spec.image_w)
+        fail(file, "preprocessing yields " + (out_h < 0 ? std::string("a variable size") :
+                                              std::to_string(out_w) + "x" + std::to_string(out_h)) +
+                       ", but config.json says image_size " + std::to_string(spec.image_w) + "x" +
+                       std::to_string(spec.image_h));
+    return p;
+}
+
+ModelSpec read_model_spec(const std::string& dir, const SafeTensors& weights, const SpecLimits& limits) {
+    std::string cfg_path = dir + "/config.json";
+    ModelSpec s = parse_model_config(read_file(cfg_path), cfg_path, &weights, limits);
+    s.dir = dir;
+    if (s.naming != Naming::Timm) {
+        std::string pp = dir + "/preprocessor_config.json";
+        std::ifstream probe(pp);
+        if (probe) s.pre = parse_preprocessor_config(read_file(pp), pp, s);
+    }
+    return s;
+}
+
+}  // namespace vitlens

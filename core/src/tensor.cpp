@@ -1,0 +1,60 @@
+#include "vitlens/tensor.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <stdexcept>
+
+namespace vitlens {
+
+namespace {
+int64_t count(const std::vector<int64_t>& shape) {
+    int64_t n = 1;
+    for (int64_t d : shape) {
+        if (d < 0) throw std::invalid_argument("Tensor: negative dimension in " + shape_str(shape));
+        n *= d;
+    }
+    return n;
+}
+
+float* allocate(int64_t n) {
+    if (n == 0) return nullptr;
+    size_t bytes = (static_cast<size_t>(n) * sizeof(float) + 63) / 64 * 64;
+    void* p = std::aligned_alloc(64, bytes);
+    if (!p) throw std::bad_alloc();
+    std::memset(p, 0, bytes);
+    return static_cast<float*>(p);
+}
+}  // namespace
+
+void Tensor::Free::operator()(float* p) const { std::free(p); }
+
+Tensor::Tensor(std::vector<int64_t> shape)
+    : shape_(std::move(shape)), numel_(count(shape_)), data_(allocate(numel_)) {}
+
+Tensor::Tensor(const Tensor& other)
+    : shape_(other.shape_), numel_(other.numel_), data_(allocate(other.numel_)) {
+    if (numel_) std::memcpy(data_.get(), other.data_.get(), numel_ * sizeof(float));
+}
+
+Tensor& Tensor::operator=(const Tensor& other) {
+    if (this != &other) *this = Tensor(other);
+    return *this;
+}
+
+void Tensor::reshape(std::vector<int64_t> shape) {
+    if (count(shape) != numel_)
+        throw std::invalid_argument("Tensor::reshape: " + shape_str(shape_) + " -> " + shape_str(shape));
+    shape_ = std::move(shape);
+}
+
+std::string shape_str(const std::vector<int64_t>& shape) {
+    std::string s = "[";
+    for (size_t i = 0; i < shape.size(); ++i) {
+        if (i) s += ", ";
+        s += std::to_string(shape[i]);
+    }
+    return s + "]";
+}
+
+}  // namespace vitlens

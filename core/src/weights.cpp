@@ -1,0 +1,281 @@
+#include "vitlens/weights.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "vitlens/errors.h"
+
+namespace vitlens {
+
+using json = nlohmann::json;
+
+const char* dtype_name(DType t) {
+    switch (t) {
+        case DType::F32: return "F32";
+        case DType::F16: return "F16";
+        case DType::BF16: return "BF16";
+        default: return "other";
+    }
+}
+
+namespace {
+
+size_t dtype_size(const std::string& s) {
+    static const std::map<std::string, size_t> sizes = {
+        {"F64", 8}, {"F32", 4}, {"F16", 2}, {"BF16", 2}, {"I64", 8}, {"I32", 4}, {"I16", 2},
+        {"I8", 1},  {"U8", 1},  {"U16", 2}, {"U32", 4},  {"U64", 8}, {"BOOL", 1},
+        {"F8_E4M3", 1}, {"F8_E5M2", 1}};
+    auto it = sizes.find(s);
+    return it == sizes.end() ? 0 : it->second;
+}
+
+DType dtype_of(const std::string& s) {
+    if (s == "F32") return DType::F32;
+    if (s == "F16") return DType::F16;
+    if (s == "BF16") return DType::BF16;
+    return DType::Other;
+}
+
+[[noreturn]] void fail(const std::string& path, const std::string& what) {
+    throw ModelError(path + ": " + what);
+}
+
+}  // namespace
+
+float bf16_to_f32(uint16_t v) {
+    uint32_t u = static_cast<uint32_t>(v) << 16;
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+}
+
+float f16_to_f32(uint16_t h) {
+    uint32_t sign = (h & 0x8000u) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, u;
+    if (exp == 0) {
+        if (man == 0) {
+            u = sign;
+        } else {  // subnormal: renormalise
+            exp = 127 - 15 + 1;
+            while (!(man & 0x400)) { man <<= 1; --exp; }
+            u = sign | (exp << 23) | ((man & 0x3ff) << 13);
+        }
+    } else if (exp == 31) {
+        u = sign | 0x7f800000u | (man << 13);
+    } else {
+        u = sign | ((exp + 127 - 15) << 23) | (man << 13);
+    }
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+}
+
+SafeTensors::SafeTensors(const std::string& path, SafetensorsLimits limits) : path_(path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd);
+        fail(path, "not a regular file");
+    }
+    file_size_ = static_cast<uint64_t>(st.st_size);
+    if (file_size_ < 8) {
+        ::close(fd);
+        fail(path, "file is " + std::to_string(file_size_) +
+                       " bytes, too short for a safetensors header (8-byte length + JSON)");
+    }
+    void* p = ::mmap(nullptr, file_size_, PROT_READ, MAP_PRIVATE, fd, 0);
+    ::close(fd);
+    if (p == MAP_FAILED) fail(path, std::string("mmap failed: ") + std::strerror(errno));
+    base_ = static_cast<const uint8_t*>(p);
+    mapped_ = true;
+    try {
+        parse(limits);
+    } catch (...) {
+        ::munmap(const_cast<uint8_t*>(base_), file_size_);
+        mapped_ = false;
+        throw;
+    }
+}
+
+SafeTensors SafeTensors::from_bytes(const std::string& name, const std::vector<uint8_t>& bytes,
+                                    SafetensorsLimits limits) {
+    SafeTensors s;
+    s.path_ = name;
+    s.owned_ = bytes;
+    s.base_ = s.owned_.data();
+    s.file_size_ = s.owned_.size();
+    if (s.file_size_ < 8)
+        fail(name, "file is " + std::to_string(s.file_size_) +
+                       " bytes, too short for a safetensors header (8-byte length + JSON)");
+    s.parse(limits);
+    return s;
+}
+
+SafeTensors::SafeTensors(SafeTensors&& o) noexcept
+    : path_(std::move(o.path_)), base_(o.base_), file_size_(o.file_size_), data_(o.data_),
+      data_size_(o.data_size_), mapped_(o.mapped_), owned_(std::move(o.owned_)),
+      index_(std::move(o.index_)), metadata_(std::move(o.metadata_)) {
+    if (!mapped_ && !owned_.empty()) {  // vector move keeps the buffer address
+        base_ = owned_.data();
+        data_ = base_ + (file_size_ - data_size_);
+    }
+    o.mapped_ = false;
+    o.base_ = nullptr;
+}
+
+SafeTensors::~SafeTensors() {
+    if (mapped_) ::munmap(const_cast<uint8_t*>(base_), file_size_);
+}
+
+void SafeTensors::parse(SafetensorsLimits limits) {
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; --i) n = (n << 8) | base_[i];
+    if (n > file_size_ - 8)
+        fail(path_, "header length " + std::to_string(n) + " is larger than the " +
+                        std::to_string(file_size_ - 8) +
+                        " bytes after the length field (file truncated or not safetensors)");
+    if (n > limits.max_header_bytes)
+        fail(path_, "header length " + std::to_string(n) + " exceeds the limit of " +
+                        std::to_string(limits.max_header_bytes) + " bytes");
+    if (n < 2) fail(path_, "header length " + std::to_string(n) + " is too small for a JSON object");
+    data_ = base_ + 8 + n;
+    data_size_ = file_size_ - 8 - n;
+
+    json h;
+    try {
+        h = json::parse(base_ + 8, base_ + 8 + n);
+    } catch (const json::exception& e) {
+        fail(path_, std::string("header is not valid JSON: ") + e.what());
+    }
+    if (!h.is_object()) fail(path_, "header is not a JSON object");
+    if (h.size() > limits.max_tensors + 1)
+        fail(path_, "header lists " + std::to_string(h.size()) + " entries, over the limit of " +
+                        std::to_string(limits.max_tensors));
+
+    std::vector<std::pair<uint64_t, uint64_t>> ranges;
+    for (auto it = h.begin(); it != h.end(); ++it) {
+        const std::string& name = it.key();
+        const json& v = it.value();
+        if (name == "__metadata__") {
+            if (!v.is_object()) fail(path_, "__metadata__ is not an object");
+            for (auto m = v.begin(); m != v.end(); ++m)
+                if (m.value().is_string()) metadata_[m.key()] = m.value().get<std::string>();
+            continue;
+        }
+        auto where = "tensor '" + name + "': ";
+        if (!v.is_object()) fail(path_, where + "entry is not an object");
+        if (!v.contains("dtype") || !v["dtype"].is_string())
+            fail(path_, where + "missing or non-string 'dtype'");
+        if (!v.contains("shape") || !v["shape"].is_array())
+            fail(path_, where + "missing or non-array 'shape'");
+        if (!v.contains("data_offsets") || !v["data_offsets"].is_array() || v["data_offsets"].size() != 2)
+            fail(path_, where + "'data_offsets' must be an array of 2 integers");
+        TensorInfo t;
+        t.name = name;
+        t.dtype_str = v["dtype"].get<std::string>();
+        t.dtype = dtype_of(t.dtype_str);
+        size_t esize = dtype_size(t.dtype_str);
+        if (esize == 0) fail(path_, where + "unknown dtype '" + t.dtype_str + "'");
+        const json& shape = v["shape"];
+        if (static_cast<int>(shape.size()) > limits.max_rank)
+            fail(path_, where + "rank " + std::to_string(shape.size()) + " exceeds " +
+                            std::to_string(limits.max_rank));
+        // Element count, guarding against overflow: it can never exceed the data size.
+        uint64_t count = 1;
+        for (const json& d : shape) {
+            if (!d.is_number_unsigned()) fail(path_, where + "shape has a non-integer or negative entry");
+            uint64_t dv = d.get<uint64_t>();
+            t.shape.push_back(static_cast<int64_t>(std::min<uint64_t>(dv, INT64_MAX)));
+            if (dv != 0 && count > data_size_ / dv + 1) count = UINT64_MAX;  // saturate
+            else count = count * dv;
+        }
+        for (const json& o : v["data_offsets"])
+            if (!o.is_number_unsigned()) fail(path_, where + "data_offsets has a non-integer or negative entry");
+        t.begin = v["data_offsets"][0].get<uint64_t>();
+        t.end = v["data_offsets"][1].get<uint64_t>();
+        if (t.begin > t.end)
+            fail(path_, where + "data_offsets [" + std::to_string(t.begin) + ", " + std::to_string(t.end) +
+                            "] are reversed");
+        if (t.end > data_size_)
+            fail(path_, where + "data_offsets [" + std::to_string(t.begin) + ", " + std::to_string(t.end) +
+                            "] run past the data section of " + std::to_string(data_size_) +
+                            " bytes (file truncated?)");
+        uint64_t bytes = t.end - t.begin;
+        if (count == UINT64_MAX || count * esize != bytes)
+            fail(path_, where + "shape " + shape_str(t.shape) + " x " + t.dtype_str + " (" +
+                            std::to_string(esize) + " bytes) needs " +
+                            (count == UINT64_MAX ? std::string("more than the file")
+                                                 : std::to_string(count * esize)) +
+                            " bytes, but data_offsets span " + std::to_string(bytes));
+        ranges.emplace_back(t.begin, t.end);
+        index_.emplace(name, std::move(t));
+    }
+    std::sort(ranges.begin(), ranges.end());
+    for (size_t i = 1; i < ranges.size(); ++i)
+        if (ranges[i].first < ranges[i - 1].second)
+            fail(path_, "tensor data ranges overlap: [" + std::to_string(ranges[i - 1].first) + ", " +
+                            std::to_string(ranges[i - 1].second) + ") and [" +
+                            std::to_string(ranges[i].first) + ", " + std::to_string(ranges[i].second) + ")");
+}
+
+const TensorInfo& SafeTensors::info(const std::string& name) const {
+    auto it = index_.find(name);
+    if (it == index_.end()) fail(path_, "tensor '" + name + "' is missing");
+    return it->second;
+}
+
+std::vector<std::string> SafeTensors::names() const {
+    std::vector<std::string> out;
+    out.reserve(index_.size());
+    for (auto& kv : index_) out.push_back(kv.first);
+    return out;
+}
+
+Tensor SafeTensors::to_f32(const std::string& name) const {
+    const TensorInfo& t = info(name);
+    Tensor out(t.shape);
+    const uint8_t* p = raw(t);
+    const int64_t n = out.numel();
+    float* o = out.data();
+    switch (t.dtype) {
+        case DType::F32: std::memcpy(o, p, n * 4); break;
+        case DType::F16:
+            for (int64_t i = 0; i < n; ++i) {
+                uint16_t v;
+                std::memcpy(&v, p + 2 * i, 2);
+                o[i] = f16_to_f32(v);
+            }
+            break;
+        case DType::BF16:
+            for (int64_t i = 0; i < n; ++i) {
+                uint16_t v;
+                std::memcpy(&v, p + 2 * i, 2);
+                o[i] = bf16_to_f32(v);
+            }
+            break;
+        default:
+            fail(path_, "tensor '" + name + "' has dtype " + t.dtype_str + "; weights must be F32, F16 or BF16");
+    }
+    for (int64_t i = 0; i < n; ++i)
+        if (!std::isfinite(o[i]))
+            fail(path_, "tensor '" + name + "' holds a non-finite value (" + std::to_string(o[i]) +
+                            ") at element " + std::to_string(i));
+    return out;
+}
+
+Tensor SafeTensors::to_f32(const std::string& name, const std::vector<int64_t>& expected) const {
+    const TensorInfo& t = info(name);
+    if (t.shape != expected)
+        fail(path_, "tensor '" + name + "' has shape " + shape_str(t.shape) + ", expected " + shape_str(expected));
+    return to_f32(name);
+}
+
+}  // namespace vitlens
