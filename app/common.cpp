@@ -1,0 +1,195 @@
+#include "common.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <set>
+
+#include "vitlens/errors.h"
+
+namespace vitlens::app {
+
+namespace fs = std::filesystem;
+
+void ModelOptions::add_to(po::options_description& d) {
+    d.add_options()
+        ("model,m", po::value(&model)->value_name("DIR"),
+         "checkpoint directory (config.json + model.safetensors [+ preprocessor_config.json]); "
+         "default: the bundled Fashion-MNIST ViT, or $VITLENS_MODEL")
+        ("threads,t", po::value(&threads)->default_value(0)->value_name("N"),
+         "oneDNN threads (0 = one per physical core)")
+        ("precision", po::value(&precision)->default_value("f32")->value_name("P"),
+         "f32, or bf16 on CPUs with AVX512-BF16/AMX");
+}
+
+std::string ModelOptions::resolve(std::string* where) const {
+    if (!model.empty()) {
+        if (where) *where = "--model";
+        return model;
+    }
+    std::string w;
+    std::string dir = find_default_model(&w);
+    if (dir.empty())
+        throw ModelError(std::string("no --model given and the bundled model '") + kDefaultModelName +
+                         "' was not found next to the executable; pass --model DIR or set VITLENS_MODEL");
+    if (where) *where = w;
+    return dir;
+}
+
+ClassifierOptions ModelOptions::classifier_options() const {
+    ClassifierOptions o;
+    o.threads = threads;
+    if (threads < 0) throw UsageError("--threads must be >= 0, got " + std::to_string(threads));
+    if (precision == "f32") {
+        o.precision = Precision::F32;
+    } else if (precision == "bf16") {
+        if (cpu_has_bf16()) {
+            o.precision = Precision::BF16;
+        } else {
+            std::cerr << "vitlens: --precision bf16: this CPU has no AVX512-BF16 or AMX; running in f32\n";
+            o.precision = Precision::F32;
+        }
+    } else {
+        throw UsageError("--precision must be f32 or bf16, got '" + precision + "'");
+    }
+    return o;
+}
+
+static bool is_image_ext(const fs::path& p) {
+    static const std::set<std::string> exts = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif",
+                                               ".tiff", ".pgm", ".ppm", ".pbm", ".pnm", ".jpe", ".jp2", ".sr", ".ras"};
+    std::string e = p.extension().string();
+    std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return std::tolower(c); });
+    return exts.count(e) != 0;
+}
+
+std::vector<std::string> collect_images(const std::vector<std::string>& inputs, std::vector<std::string>& errors) {
+    std::vector<std::string> out;
+    for (const std::string& in : inputs) {
+        std::error_code ec;
+        fs::file_status st = fs::status(in, ec);
+        if (ec || !fs::exists(st)) {
+            errors.push_back(in + ": no such file or directory");
+            continue;
+        }
+        if (fs::is_directory(st)) {
+            std::vector<std::string> found;
+            fs::recursive_directory_iterator it(in, fs::directory_options::skip_permission_denied, ec), end;
+            if (ec) {
+                errors.push_back(in + ": cannot list directory (" + ec.message() + ")");
+                continue;
+            }
+            for (; it != end; it.increment(ec)) {
+                if (ec) {
+                    errors.push_back(in + ": error while listing (" + ec.message() + ")");
+                    break;
+                }
+                std::error_code e2;
+                if (it->is_regular_file(e2) && is_image_ext(it->path())) found.push_back(it->path().string());
+            }
+            std::sort(found.begin(), found.end());
+            if (found.empty()) errors.push_back(in + ": directory holds no image files");
+            out.insert(out.end(), found.begin(), found.end());
+        } else {
+            out.push_back(in);
+        }
+    }
+    return out;
+}
+
+bool parse_args(int argc, char** argv, const std::string& usage, const po::options_description& visible,
+                const po::positional_options_description* positional, po::variables_map& vm,
+                const po::options_description* hidden) {
+    po::options_description all;
+    all.add(visible);
+    if (hidden) all.add(*hidden);
+    po::command_line_parser p(argc, argv);
+    p.options(all);
+    if (positional) p.positional(*positional);
+    try {
+        po::store(p.run(), vm);
+    } catch (const po::error& e) {
+        throw UsageError(e.what());
+    }
+    if (vm.count("help")) {
+        std::cout << usage << "\n\n" << visible << "\n";
+        return false;
+    }
+    try {
+        po::notify(vm);
+    } catch (const po::error& e) {
+        throw UsageError(e.what());
+    }
+    return true;
+}
+
+bool stderr_is_tty() { return ::isatty(2) == 1; }
+
+double now_seconds() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+Progress::Progress(std::string what, size_t total)
+    : what_(std::move(what)), total_(total), tty_(stderr_is_tty()), start_(now_seconds()) {}
+
+void Progress::update(size_t done) {
+    double t = now_seconds();
+    if (t - last_ < (tty_ ? 0.2 : 5.0) && done < total_) return;
+    last_ = t;
+    double el = t - start_, rate = el > 0 ? done / el : 0;
+    double eta = rate > 0 ? (total_ - done) / rate : 0;
+    char buf[256];
+    if (tty_) {
+        int width = 30, fill = total_ ? int(width * double(done) / total_) : width;
+        std::string bar(fill, '#');
+        bar.resize(width, '.');
+        std::snprintf(buf, sizeof buf, "\r%s [%s] %zu/%zu  %.1f img/s  ETA %.0fs   ", what_.c_str(), bar.c_str(), done,
+                      total_, rate, eta);
+    } else {
+        std::snprintf(buf, sizeof buf, "%s: %zu/%zu (%.1f img/s, ETA %.0fs)\n", what_.c_str(), done, total_, rate, eta);
+    }
+    std::cerr << buf << std::flush;
+}
+
+void Progress::finish() {
+    if (tty_) std::cerr << "\n";
+}
+
+std::string json_escape(const std::string& s) {
+    std::string o;
+    o.reserve(s.size() + 2);
+    for (unsigned char c : s) {
+        switch (c) {
+            case '"': o += "\\\""; break;
+            case '\\': o += "\\\\"; break;
+            case '\n': o += "\\n"; break;
+            case '\r': o += "\\r"; break;
+            case '\t': o += "\\t"; break;
+            default:
+                if (c < 0x20) {
+                    char b[8];
+                    std::snprintf(b, sizeof b, "\\u%04x", c);
+                    o += b;
+                } else {
+                    o += static_cast<char>(c);
+                }
+        }
+    }
+    return o;
+}
+
+std::string csv_field(const std::string& s) {
+    if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+    std::string o = "\"";
+    for (char c : s) {
+        if (c == '"') o += '"';
+        o += c;
+    }
+    return o + "\"";
+}
+
+}  // namespace vitlens::app

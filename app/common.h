@@ -1,0 +1,85 @@
+// Shared pieces of the `vitlens` subcommands: exit codes, model selection,
+// input listing, output helpers. Uses only core's public headers.
+#pragma once
+
+#include <boost/program_options.hpp>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "vitlens/classifier.h"
+
+namespace vitlens::app {
+
+namespace po = boost::program_options;
+
+// Documented in `vitlens --help` and the README.
+enum Exit : int {
+    kOk = 0,
+    kUsage = 1,        // bad command line
+    kInputError = 2,   // some inputs failed; the others were processed
+    kModelError = 3,   // the model could not be loaded
+    kSourceError = 4,  // a live source could not be opened or failed
+    kOutputError = 5,  // an output file could not be written
+    kInternal = 6,     // unexpected failure (a bug: please report it)
+};
+
+// A usage problem detected by a subcommand (mapped to kUsage).
+struct UsageError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// --model, --threads, --precision: shared by every subcommand that runs a model.
+struct ModelOptions {
+    std::string model;
+    int threads = 0;
+    std::string precision = "f32";
+    void add_to(po::options_description& d);
+    // The model directory to load: --model, else the bundled default.
+    std::string resolve(std::string* where = nullptr) const;
+    ClassifierOptions classifier_options() const;
+};
+
+// Image files named by `inputs`: files as given, directories walked
+// recursively for image extensions, sorted. Missing paths are reported into
+// `errors` ("path: problem").
+std::vector<std::string> collect_images(const std::vector<std::string>& inputs, std::vector<std::string>& errors);
+
+// Parses argv for one subcommand; prints help and returns false on --help.
+bool parse_args(int argc, char** argv, const std::string& usage, const po::options_description& visible,
+                const po::positional_options_description* positional, po::variables_map& vm,
+                const po::options_description* hidden = nullptr);
+
+// True when stderr is a terminal (progress bars vs periodic lines).
+bool stderr_is_tty();
+
+// Progress on stderr: a bar with rate and ETA on a terminal, a plain line
+// every few seconds otherwise.
+class Progress {
+public:
+    Progress(std::string what, size_t total);
+    void update(size_t done);
+    void finish();
+
+private:
+    std::string what_;
+    size_t total_;
+    bool tty_;
+    double start_, last_ = -1e9;
+};
+
+double now_seconds();
+
+// JSON string escaping for hand-written lines.
+std::string json_escape(const std::string& s);
+// CSV field quoting.
+std::string csv_field(const std::string& s);
+
+int cmd_classify(int argc, char** argv);
+int cmd_info(int argc, char** argv);
+int cmd_eval(int argc, char** argv);
+int cmd_explain(int argc, char** argv);
+int cmd_stream(int argc, char** argv);
+int cmd_bench(int argc, char** argv);
+
+}  // namespace vitlens::app

@@ -1,0 +1,98 @@
+// vitlens: classify images with Vision Transformers on the CPU, show where
+// the model looked, and do both on live streams.
+#include <exception>
+#include <iostream>
+#include <string>
+
+#include "common.h"
+#include "vitlens/errors.h"
+
+#ifndef VITLENS_VERSION
+#define VITLENS_VERSION "dev"
+#endif
+
+namespace {
+
+const char* kHelp = R"(vitlens )" VITLENS_VERSION R"( - Vision Transformer image classifier with attention maps
+
+Usage: vitlens <command> [options] [inputs...]
+       vitlens <command> --help      options of one command
+
+Commands:
+  classify   top-k labels for image files or folders (text, JSON Lines, CSV)
+  explain    attention maps (rollout, one layer/head, a query patch) as PNG overlays or JSON
+  eval       accuracy on an IDX (MNIST-format) set or an ImageFolder tree
+  stream     live classification of a camera, video file, URL or GStreamer pipeline
+  bench      speed of the encoder (latency, images/s, GFLOP/s, time per stage)
+  info       what a checkpoint is: architecture, dims, parameters, GFLOPs, preprocessing, labels
+
+Models: a directory with config.json + model.safetensors (+ preprocessor_config.json):
+Hugging Face ViTForImageClassification / DeiTForImageClassification(WithTeacher),
+or timm vision_transformer. Without --model, the bundled Fashion-MNIST ViT is used
+(or $VITLENS_MODEL).
+
+Examples:
+  vitlens classify assets/samples
+  vitlens classify --model ~/models/vit-base-patch16-224 --format jsonl photo.jpg
+  vitlens explain --method rollout --out maps/ assets/samples/Sneaker.png
+  vitlens info --model ~/models/deit-small
+
+Exit codes:
+  0  success
+  1  usage error (bad option or argument)
+  2  input error: some inputs failed (they are reported; the others were processed)
+  3  model error: the model could not be loaded (missing file, bad config, wrong shape)
+  4  source error: a live source could not be opened or failed
+  5  output error: an output file could not be written
+  6  internal error
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using namespace vitlens;
+    using namespace vitlens::app;
+    if (argc < 2) {
+        std::cerr << kHelp;
+        return kUsage;
+    }
+    std::string cmd = argv[1];
+    if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+        std::cout << kHelp;
+        return kOk;
+    }
+    if (cmd == "--version" || cmd == "-V") {
+        std::cout << "vitlens " << VITLENS_VERSION << "\n";
+        return kOk;
+    }
+    try {
+        int sub_argc = argc - 1;
+        char** sub_argv = argv + 1;
+        if (cmd == "classify") return cmd_classify(sub_argc, sub_argv);
+        if (cmd == "info") return cmd_info(sub_argc, sub_argv);
+        if (cmd == "eval") return cmd_eval(sub_argc, sub_argv);
+        if (cmd == "explain") return cmd_explain(sub_argc, sub_argv);
+        if (cmd == "stream") return cmd_stream(sub_argc, sub_argv);
+        if (cmd == "bench") return cmd_bench(sub_argc, sub_argv);
+        std::cerr << "vitlens: unknown command '" << cmd << "' (see vitlens --help)\n";
+        return kUsage;
+    } catch (const UsageError& e) {
+        std::cerr << "vitlens " << cmd << ": " << e.what() << " (see vitlens " << cmd << " --help)\n";
+        return kUsage;
+    } catch (const ModelError& e) {
+        std::cerr << "vitlens: model error: " << e.what() << "\n";
+        return kModelError;
+    } catch (const SourceError& e) {
+        std::cerr << "vitlens: source error: " << e.what() << "\n";
+        return kSourceError;
+    } catch (const OutputError& e) {
+        std::cerr << "vitlens: output error: " << e.what() << "\n";
+        return kOutputError;
+    } catch (const InputError& e) {
+        std::cerr << "vitlens: " << e.what() << "\n";
+        return kInputError;
+    } catch (const std::exception& e) {
+        std::cerr << "vitlens: internal error: " << e.what() << "\n";
+        return kInternal;
+    }
+}
