@@ -10,6 +10,8 @@
 #include <set>
 
 #include "vitlens/errors.h"
+#include <cstring>
+#include <cerrno>
 
 namespace vitlens::app {
 
@@ -190,6 +192,102 @@ std::string csv_field(const std::string& s) {
         o += c;
     }
     return o + "\"";
+}
+
+}  // namespace vitlens::app
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <fstream>
+
+namespace vitlens::app {
+
+static std::string temp_beside(const fs::path& p) {
+    // Same folder (so rename is atomic), same extension (so imwrite picks the format).
+    return (p.parent_path() / ("." + p.stem().string() + ".tmp-" + std::to_string(::getpid()) + p.extension().string()))
+        .string();
+}
+
+void check_can_write(const std::string& path, bool overwrite) {
+    std::error_code ec;
+    if (!overwrite && fs::exists(path, ec))
+        throw OutputError(path + ": already exists; pass --overwrite to replace it");
+}
+
+void write_text_atomic(const std::string& path, const std::string& text) {
+    std::string tmp = temp_beside(path);
+    {
+        std::ofstream f(tmp, std::ios::binary);
+        f << text;
+        f.flush();
+        if (!f) {
+            std::error_code ec;
+            fs::remove(tmp, ec);
+            throw OutputError(path + ": cannot write (" + std::strerror(errno) + ")");
+        }
+    }
+    std::error_code ec;
+    fs::rename(tmp, path, ec);
+    if (ec) {
+        fs::remove(tmp, ec);
+        throw OutputError(path + ": cannot rename the finished file into place (" + ec.message() + ")");
+    }
+}
+
+void write_image_atomic(const std::string& path, const cv::Mat& rgb) {
+    std::string tmp = temp_beside(path);
+    cv::Mat bgr;
+    cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
+    bool ok = false;
+    try {
+        ok = cv::imwrite(tmp, bgr);
+    } catch (const cv::Exception& e) {
+        ok = false;
+    }
+    std::error_code ec;
+    if (!ok) {
+        fs::remove(tmp, ec);
+        throw OutputError(path + ": cannot write image");
+    }
+    fs::rename(tmp, path, ec);
+    if (ec) {
+        fs::remove(tmp, ec);
+        throw OutputError(path + ": cannot rename the finished file into place (" + ec.message() + ")");
+    }
+}
+
+OutputDir::OutputDir(std::string dir, bool overwrite) : dir_(std::move(dir)) {
+    std::error_code ec;
+    bool existed = fs::exists(dir_, ec);
+    if (existed && !fs::is_directory(dir_, ec)) throw OutputError(dir_ + ": exists and is not a directory");
+    if (!existed && !fs::create_directories(dir_, ec))
+        throw OutputError(dir_ + ": cannot create directory (" + ec.message() + ")");
+    bool empty = !existed || fs::is_empty(dir_, ec);
+    may_replace_ = overwrite || empty;
+}
+
+std::string OutputDir::target(const std::string& name) const {
+    std::string p = (fs::path(dir_) / name).string();
+    check_can_write(p, may_replace_);
+    return p;
+}
+
+void OutputDir::write_png(const std::string& name, const cv::Mat& rgb) const { write_image_atomic(target(name), rgb); }
+
+std::string float_str(float v) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.9g", v);
+    return b;
+}
+
+std::string top_json(const Prediction& p) {
+    std::string s = "[";
+    for (size_t i = 0; i < p.top.size(); ++i) {
+        if (i) s += ", ";
+        s += "{\"index\": " + std::to_string(p.top[i].index) + ", \"label\": \"" + json_escape(p.top[i].label) +
+             "\", \"prob\": " + float_str(p.top[i].prob) + "}";
+    }
+    return s + "]";
 }
 
 }  // namespace vitlens::app

@@ -83,3 +83,35 @@ int cmd_stream(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
 
 }  // namespace vitlens::app
+
+namespace vitlens::app {
+
+// Output files land whole or not at all: each is written to a temporary
+// name in the target folder and renamed when complete. An existing file is
+// replaced only with --overwrite or when the folder was empty at start.
+class OutputDir {
+public:
+    OutputDir(std::string dir, bool overwrite);  // creates dir; throws OutputError
+    // Full path for `name`; throws OutputError if it exists and may not be replaced.
+    std::string target(const std::string& name) const;
+    // Writes an RGB image as PNG atomically (throws OutputError).
+    void write_png(const std::string& name, const cv::Mat& rgb) const;
+    const std::string& dir() const { return dir_; }
+
+private:
+    std::string dir_;
+    bool may_replace_;
+};
+
+// Writes `path` atomically (temp name beside it + rename).
+void write_text_atomic(const std::string& path, const std::string& text);
+void write_image_atomic(const std::string& path, const cv::Mat& rgb);
+// Replacement policy for a single output file: refuse an existing file
+// unless `overwrite`.
+void check_can_write(const std::string& path, bool overwrite);
+
+// The JSON array of top entries: [{"index": i, "label": "...", "prob": p}, ...]
+std::string top_json(const Prediction& p);
+std::string float_str(float v);
+
+}  // namespace vitlens::app

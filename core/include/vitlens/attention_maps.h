@@ -1,0 +1,88 @@
+// Attention maps: pure functions of the encoder's attention probabilities,
+// plus rendering onto the original image.
+//
+// `att` is one image's attention, (L, H, T, T), T = n_prefix + N; maps cover
+// the N patch tokens only (prefix tokens still take part in the products)
+// and come out as a (grid_h, grid_w) grid, rows = image rows, max 1.
+#pragma once
+
+#include <opencv2/core.hpp>
+#include <string>
+#include <vector>
+
+#include "vitlens/preprocess.h"
+#include "vitlens/tensor.h"
+
+namespace vitlens {
+
+enum class Fusion { Mean, Max, Min };
+Fusion parse_fusion(const std::string& s);  // throws std::invalid_argument
+const char* fusion_name(Fusion f);
+
+// Where the patch tokens are and how they tile the image.
+struct TokenLayout {
+    int n_prefix = 1;
+    int grid_h = 0, grid_w = 0;
+};
+
+struct AttentionMap {
+    int rows = 0, cols = 0;
+    std::vector<float> values;  // rows * cols, row-major, max 1 (all 0 if the row is 0)
+    float at(int r, int c) const { return values[size_t(r) * cols + c]; }
+};
+
+// Attention rollout (Abnar & Zuidema 2020): A_l = fuse_heads(att[l]); the
+// lowest `discard` fraction of A_l's entries is zeroed (never [0,0]);
+// Ahat_l = (A_l + I) with rows normalised; R = Ahat_{L-1} ... Ahat_0;
+// map = R[0, patches].
+AttentionMap rollout(const Tensor& att, const TokenLayout& lay, Fusion fusion = Fusion::Mean, float discard = 0.f);
+
+// Row `query_token` of one layer's attention (head >= 0, or heads fused),
+// over the patch tokens. layer < 0 counts from the end.
+AttentionMap attention_row(const Tensor& att, const TokenLayout& lay, int layer, int head, Fusion fusion,
+                           int query_token);
+// The class token's row.
+AttentionMap attention_map(const Tensor& att, const TokenLayout& lay, int layer = -1, int head = -1,
+                           Fusion fusion = Fusion::Mean);
+// Where patch (row, col) looks.
+AttentionMap query_map(const Tensor& att, const TokenLayout& lay, int row, int col, int layer = -1, int head = -1,
+                       Fusion fusion = Fusion::Mean);
+// Every layer x head class-token map, layer-major.
+std::vector<AttentionMap> gallery(const Tensor& att, const TokenLayout& lay);
+
+// Caps a map at its `percentile` (0..100) value and rescales to max 1:
+// keeps a few high-norm outlier tokens from washing out the rest.
+void clip_outliers(AttentionMap& m, float percentile = 99.f);
+
+// Token norms (L, T) -> per layer the outlier tokens: norm > factor x median
+// of the patch tokens.
+struct LayerNorms {
+    float median = 0, max = 0;
+    std::vector<int> outliers;  // token indices (prefix tokens included)
+};
+std::vector<LayerNorms> token_norm_report(const Tensor& norms, float factor = 3.f);
+
+enum class Colormap { Turbo, Jet, Inferno, Viridis };
+Colormap parse_colormap(const std::string& s);  // throws std::invalid_argument
+const char* colormap_name(Colormap c);
+
+// The map upsampled (bicubic) into original-image pixels by undoing resize
+// and crop: CV_32F of (orig_h, orig_w), values in [0, 1]; `mask` (CV_8U)
+// is 255 where the model saw the image, 0 on the cropped-away border.
+cv::Mat map_to_original(const AttentionMap& m, const Geometry& g, cv::Mat* mask = nullptr);
+
+struct OverlayStyle {
+    Colormap colormap = Colormap::Turbo;
+    float alpha = 0.5f;          // opacity of the heatmap, 0..1
+    bool draw_crop_box = true;   // outline what the model saw when it cropped
+};
+
+// rgb (CV_8UC3, the original image) with the map blended on: RGB out.
+cv::Mat render_overlay(const cv::Mat& rgb, const AttentionMap& m, const Geometry& g, const OverlayStyle& style = {});
+
+// A labelled grid of maps (e.g. gallery()), `cols` per row, each tile
+// `tile` pixels square: RGB out. labels[i] is drawn on tile i.
+cv::Mat render_tiles(const cv::Mat& rgb, const std::vector<AttentionMap>& maps, const std::vector<std::string>& labels,
+                     const Geometry& g, int cols, int tile, const OverlayStyle& style = {});
+
+}  // namespace vitlens

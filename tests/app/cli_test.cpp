@@ -1,0 +1,135 @@
+// Runs the real vitlens binary.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "test_support.h"
+
+using namespace vitlens::test;
+using json = nlohmann::json;
+
+namespace {
+
+std::vector<json> lines(const std::string& out) {
+    std::vector<json> v;
+    std::istringstream s(out);
+    std::string l;
+    while (std::getline(s, l))
+        if (!l.empty()) v.push_back(json::parse(l));
+    return v;
+}
+
+}  // namespace
+
+// classify --format jsonl --logits reproduces the reference logits.
+TEST(Cli, ClassifyJsonlReproducesReferenceLogits) {
+    for (const std::string& m : fixture_models()) {
+        auto r = run_cli({"classify", "--model", fixture(m), "--format", "jsonl", "--logits", "--top-k", "5",
+                          fixture("images")});
+        ASSERT_EQ(r.code, 0) << m << ": " << r.err;
+        auto v = lines(r.out);
+        ASSERT_EQ(v.size(), 4u) << r.out;
+        for (const json& o : v) {
+            std::string img = o["image"];
+            std::string base = img.substr(img.rfind('/') + 1);
+            auto ref = expected()["models"][m]["images"][base]["logits"].get<std::vector<float>>();
+            auto got = o["logits"].get<std::vector<float>>();
+            float mx = 0;
+            for (float x : ref) mx = std::max(mx, std::fabs(x));
+            for (size_t k = 0; k < ref.size(); ++k) EXPECT_NEAR(got[k], ref[k], 1e-4 * mx) << m << " " << base;
+            ASSERT_EQ(o["top"].size(), 5u);
+            EXPECT_GE(o["top"][0]["prob"].get<float>(), o["top"][1]["prob"].get<float>());
+            EXPECT_TRUE(o["top"][0]["label"].is_string());
+        }
+    }
+}
+
+TEST(Cli, CsvHasHeaderAndOneRowPerImage) {
+    auto r = run_cli({"classify", "--model", fixture("hf_vit_f32"), "--format", "csv", "--top-k", "2",
+                      fixture("images/img0.png"), fixture("images/img1.png")});
+    ASSERT_EQ(r.code, 0) << r.err;
+    std::istringstream s(r.out);
+    std::string header, row;
+    std::getline(s, header);
+    EXPECT_EQ(header, "image,top1_index,top1_label,top1_prob,top2_index,top2_label,top2_prob");
+    int rows = 0;
+    while (std::getline(s, row)) ++rows;
+    EXPECT_EQ(rows, 2);
+}
+
+TEST(Cli, BadImageInFolderIsReportedAndOthersClassified) {
+    TempDir d;
+    copy_dir(fixture("images"), d / "imgs");
+    write_file(d / "imgs/broken.png", "not an image at all");
+    auto r = run_cli({"classify", "--model", fixture("hf_vit_f32"), "--format", "jsonl", d / "imgs"});
+    EXPECT_EQ(r.code, 2);
+    EXPECT_EQ(lines(r.out).size(), 4u);
+    EXPECT_NE(r.err.find("broken.png: not a decodable image"), std::string::npos) << r.err;
+}
+
+TEST(Cli, ErrorsHaveExitCodesAndName) {
+    auto r = run_cli({"classify", "--model", fixture("hf_vit_f32"), "/nonexistent/x.png"});
+    EXPECT_EQ(r.code, 2);
+    EXPECT_NE(r.err.find("/nonexistent/x.png: no such file"), std::string::npos) << r.err;
+
+    r = run_cli({"classify", "--model", "/nonexistent-model", fixture("images/img0.png")});
+    EXPECT_EQ(r.code, 3);
+    EXPECT_NE(r.err.find("/nonexistent-model: not a model directory"), std::string::npos) << r.err;
+
+    TempDir d;
+    copy_dir(fixture("timm_f32"), d / "m");
+    std::remove((d / "m/model.safetensors").c_str());
+    r = run_cli({"info", "--model", d / "m"});
+    EXPECT_EQ(r.code, 3);
+    EXPECT_NE(r.err.find("model.safetensors: missing"), std::string::npos) << r.err;
+
+    copy_dir(fixture("hf_vit_f32"), d / "u");
+    write_file(d / "u/config.json", R"({"architectures": ["SwinForImageClassification"]})");
+    r = run_cli({"info", "--model", d / "u"});
+    EXPECT_EQ(r.code, 3);
+    EXPECT_NE(r.err.find("architecture 'SwinForImageClassification' is not supported"), std::string::npos) << r.err;
+
+    // a tensor of the wrong shape: the 48-wide config over a checkpoint claiming 64
+    copy_dir(fixture("hf_vit_f32"), d / "s");
+    std::string cfg = read_file(d / "s/config.json");
+    cfg.replace(cfg.find("\"intermediate_size\": 96"), 23, "\"intermediate_size\": 64");
+    write_file(d / "s/config.json", cfg);
+    r = run_cli({"info", "--model", d / "s"});
+    EXPECT_EQ(r.code, 3);
+    EXPECT_NE(r.err.find("'vit.encoder.layer.0.intermediate.dense.weight' has shape [96, 48], expected [64, 48]"),
+              std::string::npos)
+        << r.err;
+
+    copy_dir(fixture("hf_vit_f32"), d / "t");
+    std::string st = read_file(d / "t/model.safetensors");
+    write_file(d / "t/model.safetensors", st.substr(0, st.size() / 2));
+    r = run_cli({"info", "--model", d / "t"});
+    EXPECT_EQ(r.code, 3);
+    EXPECT_NE(r.err.find("model.safetensors"), std::string::npos) << r.err;
+
+    r = run_cli({"classify", "--format", "xml", fixture("images/img0.png")});
+    EXPECT_EQ(r.code, 1);
+    r = run_cli({"classify", "--no-such-flag"});
+    EXPECT_EQ(r.code, 1);
+    r = run_cli({"frobnicate"});
+    EXPECT_EQ(r.code, 1);
+}
+
+TEST(Cli, HelpAndVersionAndInfo) {
+    auto r = run_cli({"--help"});
+    EXPECT_EQ(r.code, 0);
+    EXPECT_NE(r.out.find("Exit codes"), std::string::npos);
+    for (std::string c : {"classify", "info", "explain", "eval", "stream", "bench"}) {
+        r = run_cli({c, "--help"});
+        EXPECT_EQ(r.code, 0) << c;
+        EXPECT_NE(r.out.find("Usage: vitlens " + c), std::string::npos) << c << r.out;
+    }
+    r = run_cli({"--version"});
+    EXPECT_EQ(r.code, 0);
+    r = run_cli({"info", "--model", fixture("hf_deit_bf16")});
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("DeiTForImageClassificationWithTeacher"), std::string::npos);
+    EXPECT_NE(r.out.find("18 tokens (2 prefix)"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("GFLOP"), std::string::npos);
+}
