@@ -3,6 +3,9 @@
 
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <chrono>
+#include <filesystem>
+#include <opencv2/videoio.hpp>
 
 #include "test_support.h"
 
@@ -132,4 +135,41 @@ TEST(Cli, HelpAndVersionAndInfo) {
     EXPECT_NE(r.out.find("DeiTForImageClassificationWithTeacher"), std::string::npos);
     EXPECT_NE(r.out.find("18 tokens (2 prefix)"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("GFLOP"), std::string::npos);
+}
+
+TEST(Cli, StreamWritesPlayableVideoAndJsonl) {
+    TempDir d;
+    std::string v = d / "in.mp4";
+    ASSERT_EQ(std::system((std::string(VITLENS_MAKE_VIDEO) + " " + v + " --frames 30 --size 320x240 >/dev/null").c_str()), 0);
+    auto r = run_cli({"stream", "--model", fixture("hf_vit_f32"), "--source", v, "--explain", "rollout", "--out",
+                      d / "annotated.mp4", "--jsonl", d / "frames.jsonl"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("frames:      30 read"), std::string::npos) << r.out;
+    cv::VideoCapture cap(d / "annotated.mp4");
+    ASSERT_TRUE(cap.isOpened());
+    EXPECT_EQ(cap.get(cv::CAP_PROP_FRAME_WIDTH), 320);
+    EXPECT_EQ(cap.get(cv::CAP_PROP_FRAME_HEIGHT), 240);
+    cv::Mat f;
+    EXPECT_TRUE(cap.read(f));
+    auto js = lines(read_file(d / "frames.jsonl"));
+    ASSERT_FALSE(js.empty());
+    int64_t last = -1;
+    for (auto& o : js) {
+        EXPECT_GT(o["frame"].get<int64_t>(), last);
+        last = o["frame"];
+        EXPECT_TRUE(o.contains("latency_ms"));
+        EXPECT_TRUE(o.contains("t_ms"));
+    }
+    // nothing half-written is left behind
+    int files = 0;
+    for (auto& e : std::filesystem::directory_iterator(d.path())) files += e.path().filename().string()[0] == '.';
+    EXPECT_EQ(files, 0);
+}
+
+TEST(Cli, StreamMissingCameraExitsWithSourceError) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = run_cli({"stream", "--model", fixture("hf_vit_f32"), "--source", "57"});
+    EXPECT_EQ(r.code, 4);
+    EXPECT_NE(r.err.find("/dev/video57 does not exist"), std::string::npos) << r.err;
+    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 5.0);
 }

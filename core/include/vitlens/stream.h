@@ -1,0 +1,122 @@
+// Live streams: frame sources through OpenCV videoio, a capture thread that
+// keeps only the newest frame, and an inference loop that takes the newest
+// frame whenever it is free. Latency never grows with a slow model: frames
+// are dropped (and counted), never queued.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <opencv2/core.hpp>
+#include <string>
+#include <vector>
+
+#include "vitlens/attention_maps.h"
+#include "vitlens/classifier.h"
+
+namespace vitlens {
+
+enum class SourceKind { Camera, Device, File, Url, GStreamer, ImageSequence };
+const char* source_kind_name(SourceKind k);
+// "0" -> Camera, "/dev/video2" -> Device, "rtsp://.." -> Url, "... ! appsink" -> GStreamer,
+// a folder or glob -> ImageSequence, anything else -> File.
+SourceKind classify_source(const std::string& s);
+
+struct SourceOptions {
+    int width = 0, height = 0;   // requested camera size (0 = default)
+    double fps = 0;              // requested camera FPS (0 = default)
+    double open_timeout_s = 5;   // a source that cannot open in this time fails
+    double read_timeout_s = 10;  // a live source silent this long fails
+    double sequence_fps = 10;    // playback rate of an image folder/glob
+};
+
+// One frame source. read() returns false at the end of a file or sequence
+// and throws SourceError when a live source fails.
+class FrameSource {
+public:
+    static std::unique_ptr<FrameSource> open(const std::string& source, const SourceOptions& opt = {});
+    virtual ~FrameSource() = default;
+    virtual bool read(cv::Mat& bgr, double* t_ms) = 0;
+    virtual double fps() const = 0;  // nominal rate (0 if unknown)
+    virtual bool live() const = 0;   // camera/URL/pipeline: frames arrive in real time
+    virtual std::string describe() const = 0;
+    SourceKind kind() const { return kind_; }
+
+protected:
+    SourceKind kind_ = SourceKind::File;
+};
+
+// /dev/video* devices that open, as "/dev/videoN (name)".
+std::vector<std::string> list_cameras();
+
+struct StreamOptions {
+    std::string explain = "rollout";  // rollout | attention | none
+    int top_k = 5;
+    int64_t max_frames = 0;  // processed frames (0 = no limit)
+    double duration_s = 0;   // 0 = no limit
+    int every = 1;           // compute the heatmap every Nth processed frame
+    float smooth = 0.f;      // heatmap EMA: map = smooth * previous + (1 - smooth) * new
+    bool reconnect = false;  // reopen a failed camera/URL with backoff
+    bool pace_files = true;  // play files at their own FPS (false: every frame, no drops)
+    bool annotate = true;    // draw overlay + labels + FPS into FrameResult::annotated
+    OverlayStyle style;
+    SourceOptions source;
+};
+
+// Timing of one processed frame, in milliseconds.
+struct FrameTimes {
+    double capture = 0, preprocess = 0, encoder = 0, maps = 0, render = 0;
+};
+
+struct FrameResult {
+    int64_t frame = 0;        // index of the frame in the source (0-based)
+    double t_ms = 0;          // source timestamp
+    double latency_ms = 0;    // from capture to result
+    Prediction prediction;
+    AttentionMap map;         // empty when explain == none
+    Geometry geometry;
+    cv::Mat frame_rgb;        // the frame that was classified
+    cv::Mat annotated;        // RGB, when annotate
+    FrameTimes times;
+    double fps = 0;           // processed frames per second, sliding 2 s window
+    double source_fps = 0;    // the source's nominal rate (0 if unknown)
+    int64_t dropped = 0;      // so far
+};
+
+struct StreamSummary {
+    int64_t read = 0, processed = 0, dropped = 0;
+    double seconds = 0, fps = 0;
+    int reconnects = 0;
+    std::string error;  // why it stopped early, if it did
+    std::string source;  // what was opened
+    double source_fps = 0;
+    // median and p95 per stage: capture, preprocess, encoder, maps, render, latency
+    std::vector<std::pair<std::string, std::pair<double, double>>> stages;
+};
+
+class StreamEngine {
+public:
+    using Callback = std::function<void(const FrameResult&)>;
+    StreamEngine(std::string source, StreamOptions opt);
+    ~StreamEngine();
+
+    // Opens the source, starts the capture thread and runs inference on the
+    // calling thread until the end, stop(), a limit, or a source failure
+    // (reported in the summary's error). `clf` must live on this thread.
+    // `on_result` runs on this thread after every processed frame.
+    StreamSummary run(Classifier& clf, const Callback& on_result);
+    void stop();  // from any thread
+    bool stopping() const;
+
+private:
+    struct Shared;
+    std::string source_;
+    StreamOptions opt_;
+    std::shared_ptr<Shared> shared_;
+};
+
+// Draws top-k labels, FPS and the heatmap on an RGB frame.
+cv::Mat annotate_frame(const cv::Mat& rgb, const Prediction& p, const AttentionMap* map, const Geometry& g,
+                       const OverlayStyle& style, double fps);
+
+}  // namespace vitlens
