@@ -1,0 +1,74 @@
+// vitlens-gui: classify images, explore attention, go live on a camera.
+//
+//   vitlens-gui [--model DIR] [IMAGE | FOLDER]
+//   vitlens-gui --screenshot FILE.png [--model DIR] [--method M] [--query ROW,COL] IMAGE
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QFileInfo>
+#include <cstdio>
+
+#include "main_window.h"
+#include "vitlens/classifier.h"
+
+int main(int argc, char** argv) {
+    QApplication app(argc, argv);
+    QApplication::setOrganizationName("vitlens");
+    QApplication::setApplicationName("vitlens-gui");
+    QApplication::setApplicationVersion(VITLENS_VERSION);
+
+    QCommandLineParser p;
+    p.setApplicationDescription(
+        "vitlens-gui: Vision Transformer image classification with attention heatmaps.\n"
+        "Open images or folders, click a patch to see where it looks, browse every head, go live on a camera.");
+    p.addHelpOption();
+    p.addVersionOption();
+    QCommandLineOption model({"m", "model"}, "Checkpoint directory (default: the bundled model or $VITLENS_MODEL).", "DIR");
+    QCommandLineOption shot("screenshot", "Classify IMAGE, draw the overlay, save the window to FILE and exit.", "FILE");
+    QCommandLineOption method("method", "Map for the screenshot: rollout, attention or query.", "M", "rollout");
+    QCommandLineOption query("query", "Patch for --method query (implies it).", "ROW,COL");
+    p.addOptions({model, shot, method, query});
+    p.addPositionalArgument("input", "An image or a folder to open.", "[IMAGE | FOLDER]");
+    p.process(app);
+
+    QString dir = p.value(model);
+    if (dir.isEmpty()) dir = QString::fromStdString(vitlens::find_default_model());
+    const QStringList args = p.positionalArguments();
+    if (p.isSet(shot) && args.isEmpty()) {
+        std::fprintf(stderr, "vitlens-gui: --screenshot needs an IMAGE\n");
+        return 1;
+    }
+    QString m = p.value(method);
+    if (m != "rollout" && m != "attention" && m != "query") {
+        std::fprintf(stderr, "vitlens-gui: --method must be rollout, attention or query\n");
+        return 1;
+    }
+    std::optional<std::pair<int, int>> q;
+    if (p.isSet(query)) {
+        QStringList rc = p.value(query).split(',');
+        if (rc.size() != 2) {
+            std::fprintf(stderr, "vitlens-gui: --query must be ROW,COL\n");
+            return 1;
+        }
+        q = std::make_pair(rc[0].toInt(), rc[1].toInt());
+    }
+
+    vitlens::gui::MainWindow w;
+    if (p.isSet(shot)) {
+        if (dir.isEmpty()) {
+            std::fprintf(stderr, "vitlens-gui: no model: pass --model DIR\n");
+            return 1;
+        }
+        w.setScreenshot(p.value(shot), m, q);
+        QObject::connect(&w, &vitlens::gui::MainWindow::errorShown, [&](const QString& msg) {
+            std::fprintf(stderr, "vitlens-gui: %s\n", qPrintable(msg));
+            QApplication::exit(1);
+        });
+    }
+    w.show();
+    if (!dir.isEmpty()) w.openModel(dir);
+    if (!args.isEmpty()) {
+        if (QFileInfo(args.first()).isDir()) w.openFolder(args.first());
+        else w.openImage(args.first());
+    }
+    return app.exec();
+}

@@ -1,0 +1,728 @@
+#include "main_window.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QCheckBox>
+#include <QClipboard>
+#include <QCloseEvent>
+#include <QComboBox>
+#include <QDialog>
+#include <QDialogButtonBox>
+#include <QDirIterator>
+#include <QDockWidget>
+#include <QDragEnterEvent>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QLabel>
+#include <QListWidget>
+#include <QMenuBar>
+#include <QMimeData>
+#include <QPlainTextEdit>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSaveFile>
+#include <QSettings>
+#include <QSlider>
+#include <QSpinBox>
+#include <QStatusBar>
+#include <QTabWidget>
+#include <QTableWidget>
+#include <QTextStream>
+#include <QTimer>
+#include <QTreeWidget>
+#include <QVBoxLayout>
+
+#include "vitlens/classifier.h"
+#include "vitlens/datasets.h"
+
+namespace vitlens::gui {
+
+namespace {
+
+QString csv(const QString& s) {
+    if (!s.contains(',') && !s.contains('"') && !s.contains('\n')) return s;
+    QString o = s;
+    o.replace("\"", "\"\"");
+    return "\"" + o + "\"";
+}
+
+bool is_image(const QString& p) { return has_image_extension(p.toStdString()); }
+
+}  // namespace
+
+MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
+    setWindowTitle("vitlens");
+    setAcceptDrops(true);
+    worker_ = new InferenceWorker;
+    worker_->moveToThread(&thread_);
+    connect(&thread_, &QThread::finished, worker_, &QObject::deleteLater);
+    connect(this, &MainWindow::requestLoadModel, worker_, &InferenceWorker::loadModel);
+    connect(this, &MainWindow::requestExplainFile, worker_, &InferenceWorker::explainFile);
+    connect(this, &MainWindow::requestExplainImage, worker_, &InferenceWorker::explainImage);
+    connect(this, &MainWindow::requestMap, worker_, &InferenceWorker::computeMap);
+    connect(this, &MainWindow::requestGallery, worker_, &InferenceWorker::computeGallery);
+    connect(this, &MainWindow::requestBatch, worker_, &InferenceWorker::classifyBatch);
+    connect(this, &MainWindow::requestLive, worker_, &InferenceWorker::startLive);
+    connect(this, &MainWindow::requestCameras, worker_, &InferenceWorker::listCameras);
+    connect(worker_, &InferenceWorker::modelLoaded, this, &MainWindow::onModelLoaded);
+    connect(worker_, &InferenceWorker::modelFailed, this, &MainWindow::onModelFailed);
+    connect(worker_, &InferenceWorker::imageExplained, this, &MainWindow::onImageExplained);
+    connect(worker_, &InferenceWorker::imageFailed, this, &MainWindow::onImageFailed);
+    connect(worker_, &InferenceWorker::mapReady, this, &MainWindow::onMapReady);
+    connect(worker_, &InferenceWorker::galleryReady, this, &MainWindow::onGalleryReady);
+    connect(worker_, &InferenceWorker::batchRow, this, &MainWindow::onBatchRow);
+    connect(worker_, &InferenceWorker::liveFrame, this, &MainWindow::onLiveFrame);
+    connect(worker_, &InferenceWorker::liveStopped, this, &MainWindow::onLiveStopped);
+    thread_.start();
+
+    buildUi();
+    buildMenus();
+
+    QSettings s;
+    if (s.contains("geometry")) restoreGeometry(s.value("geometry").toByteArray());
+    else resize(1280, 820);
+    colormap_->setCurrentText(s.value("colormap", "turbo").toString());
+    opacity_->setValue(s.value("opacity", 50).toInt());
+    folder_ = s.value("folder").toString();
+    connect(worker_, &InferenceWorker::camerasListed, this, [this](const QStringList& cams) {
+        QString cur = source_->currentText();
+        source_->clear();
+        source_->addItems(cams.isEmpty() ? QStringList{"0"} : cams);
+        if (!cur.isEmpty()) source_->setCurrentText(cur);
+    });
+    emit requestCameras();
+}
+
+MainWindow::~MainWindow() {
+    worker_->requestStop();
+    thread_.quit();
+    thread_.wait();
+}
+
+void MainWindow::buildUi() {
+    auto* central = new QWidget;
+    auto* v = new QVBoxLayout(central);
+    v->setContentsMargins(0, 0, 0, 0);
+    error_banner_ = new QLabel;
+    error_banner_->setObjectName("errorBanner");
+    error_banner_->setWordWrap(true);
+    error_banner_->setStyleSheet("background:#7a1f1f;color:white;padding:6px;");
+    error_banner_->hide();
+    view_ = new ImageView;
+    view_->setObjectName("imageView");
+    v->addWidget(error_banner_);
+    v->addWidget(view_, 1);
+    setCentralWidget(central);
+    connect(view_, &ImageView::patchClicked, this, &MainWindow::onPatchClicked);
+
+    // Right: tabs.
+    tabs_ = new QTabWidget;
+    auto* explain = new QWidget;
+    auto* ev = new QVBoxLayout(explain);
+    image_label_ = new QLabel(tr("No image"));
+    image_label_->setWordWrap(true);
+    ev->addWidget(image_label_);
+    auto* preds = new QGroupBox(tr("Top 5"));
+    auto* pl = new QGridLayout(preds);
+    for (int i = 0; i < 5; ++i) {
+        auto* l = new QLabel("");
+        l->setObjectName(QString("topLabel%1").arg(i));
+        auto* b = new QProgressBar;
+        b->setObjectName(QString("topBar%1").arg(i));
+        b->setRange(0, 1000);
+        b->setValue(0);
+        b->setFormat("");
+        b->setTextVisible(true);
+        b->setMaximumHeight(16);
+        pl->addWidget(l, i, 0);
+        pl->addWidget(b, i, 1);
+        top_labels_.push_back(l);
+        top_bars_.push_back(b);
+    }
+    pl->setColumnStretch(1, 1);
+    ev->addWidget(preds);
+
+    auto* ctrl = new QGroupBox(tr("Attention"));
+    auto* f = new QFormLayout(ctrl);
+    method_ = new QComboBox;
+    method_->setObjectName("methodCombo");
+    method_->addItems({"rollout", "attention", "query"});
+    method_->setToolTip(tr("rollout: attention flow through all layers; attention: one layer's class-token row;\n"
+                           "query: where the clicked patch looks"));
+    layer_ = new QSpinBox;
+    layer_->setObjectName("layerSpin");
+    layer_->setRange(0, 0);
+    head_ = new QComboBox;
+    head_->setObjectName("headCombo");
+    fusion_ = new QComboBox;
+    fusion_->setObjectName("fusionCombo");
+    fusion_->addItems({"mean", "max", "min"});
+    discard_ = new QSlider(Qt::Horizontal);
+    discard_->setObjectName("discardSlider");
+    discard_->setRange(0, 95);
+    discard_->setToolTip(tr("Rollout: zero the lowest fraction of each layer's attention"));
+    colormap_ = new QComboBox;
+    colormap_->setObjectName("colormapCombo");
+    colormap_->addItems({"turbo", "jet", "inferno", "viridis"});
+    opacity_ = new QSlider(Qt::Horizontal);
+    opacity_->setObjectName("opacitySlider");
+    opacity_->setRange(0, 100);
+    overlay_ = new QCheckBox(tr("Show overlay (O)"));
+    overlay_->setObjectName("overlayCheck");
+    overlay_->setChecked(true);
+    clip_ = new QCheckBox(tr("Clip outlier tokens (99th percentile)"));
+    query_label_ = new QLabel(tr("Click a patch to see where it looks."));
+    query_label_->setWordWrap(true);
+    f->addRow(tr("Method"), method_);
+    f->addRow(tr("Layer"), layer_);
+    f->addRow(tr("Head"), head_);
+    f->addRow(tr("Head fusion"), fusion_);
+    f->addRow(tr("Discard ratio"), discard_);
+    f->addRow(tr("Colour map"), colormap_);
+    f->addRow(tr("Opacity"), opacity_);
+    f->addRow(overlay_);
+    f->addRow(clip_);
+    f->addRow(query_label_);
+    ev->addWidget(ctrl);
+    ev->addStretch(1);
+    tabs_->addTab(explain, tr("Explain"));
+
+    for (auto* c : {method_, head_, fusion_, colormap_})
+        connect(c, &QComboBox::currentIndexChanged, this, &MainWindow::updateMap);
+    connect(layer_, &QSpinBox::valueChanged, this, &MainWindow::updateMap);
+    connect(discard_, &QSlider::valueChanged, this, &MainWindow::updateMap);
+    connect(clip_, &QCheckBox::toggled, this, &MainWindow::updateMap);
+    connect(colormap_, &QComboBox::currentTextChanged, this, [this](const QString& c) {
+        QSettings().setValue("colormap", c);
+        if (has_image_) emit requestGallery(c);
+    });
+    connect(opacity_, &QSlider::valueChanged, this, [this](int v) {
+        view_->setOpacity(v / 100.0);
+        QSettings().setValue("opacity", v);
+    });
+    connect(overlay_, &QCheckBox::toggled, view_, &ImageView::setOverlayVisible);
+
+    // Token norms.
+    norms_ = new QTreeWidget;
+    norms_->setObjectName("normsTree");
+    norms_->setHeaderLabels({tr("Layer"), tr("Median"), tr("Max"), tr("Outlier tokens (> 3x median)")});
+    tabs_->addTab(norms_, tr("Token norms"));
+
+    // Folder.
+    auto* folder = new QWidget;
+    auto* fv = new QVBoxLayout(folder);
+    files_ = new QListWidget;
+    files_->setObjectName("fileList");
+    connect(files_, &QListWidget::currentRowChanged, this, [this](int row) {
+        if (row >= 0) openImage(files_->item(row)->data(Qt::UserRole).toString());
+    });
+    classify_all_ = new QPushButton(tr("Classify all"));
+    classify_all_->setObjectName("classifyAll");
+    batch_progress_ = new QProgressBar;
+    batch_progress_->setObjectName("batchProgress");
+    table_ = new QTableWidget(0, 4);
+    table_->setObjectName("batchTable");
+    table_->setHorizontalHeaderLabels({tr("Image"), tr("Label"), tr("Probability"), tr("Error")});
+    table_->horizontalHeader()->setStretchLastSection(true);
+    table_->setSortingEnabled(true);
+    table_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    auto* exp = new QHBoxLayout;
+    auto* csvb = new QPushButton(tr("Export CSV"));
+    auto* jsonb = new QPushButton(tr("Export JSON"));
+    exp->addWidget(csvb);
+    exp->addWidget(jsonb);
+    fv->addWidget(files_, 2);
+    fv->addWidget(classify_all_);
+    fv->addWidget(batch_progress_);
+    fv->addWidget(table_, 3);
+    fv->addLayout(exp);
+    tabs_->addTab(folder, tr("Folder"));
+    connect(classify_all_, &QPushButton::clicked, this, [this] {
+        QStringList paths;
+        for (int i = 0; i < files_->count(); ++i) paths << files_->item(i)->data(Qt::UserRole).toString();
+        if (paths.isEmpty()) return;
+        table_->setSortingEnabled(false);
+        table_->setRowCount(0);
+        batch_progress_->setRange(0, static_cast<int>(paths.size()));
+        batch_progress_->setValue(0);
+        emit requestBatch(paths);
+    });
+    connect(worker_, &InferenceWorker::batchProgress, batch_progress_, &QProgressBar::setValue);
+    connect(worker_, &InferenceWorker::batchFinished, this, [this] {
+        table_->setSortingEnabled(true);
+        statusBar()->showMessage(tr("Classified %1 images").arg(table_->rowCount()), 5000);
+    });
+    connect(csvb, &QPushButton::clicked, this, [this] {
+        QString p = QFileDialog::getSaveFileName(this, tr("Export CSV"), folder_ + "/vitlens.csv", "CSV (*.csv)");
+        if (!p.isEmpty() && !exportCsv(p)) showError(tr("Cannot write %1").arg(p));
+    });
+    connect(jsonb, &QPushButton::clicked, this, [this] {
+        QString p = QFileDialog::getSaveFileName(this, tr("Export JSON"), folder_ + "/vitlens.json", "JSON (*.json)");
+        if (!p.isEmpty() && !exportJson(p)) showError(tr("Cannot write %1").arg(p));
+    });
+
+    // Live.
+    auto* live = new QWidget;
+    auto* lv = new QVBoxLayout(live);
+    source_ = new QComboBox;
+    source_->setObjectName("sourceCombo");
+    source_->setEditable(true);
+    source_->setToolTip(tr("Camera (0, /dev/video2), video file, rtsp:// or http:// URL, or a GStreamer pipeline ending in appsink"));
+    auto* browse = new QPushButton(tr("Video file..."));
+    auto* refresh = new QPushButton(tr("Find cameras"));
+    live_button_ = new QPushButton(tr("Start (F5)"));
+    live_button_->setObjectName("liveButton");
+    record_ = new QCheckBox(tr("Record annotated video..."));
+    live_top_ = new QLabel;
+    live_top_->setObjectName("liveTop");
+    auto* row = new QHBoxLayout;
+    row->addWidget(browse);
+    row->addWidget(refresh);
+    lv->addWidget(new QLabel(tr("Source")));
+    lv->addWidget(source_);
+    lv->addLayout(row);
+    lv->addWidget(record_);
+    lv->addWidget(live_button_);
+    lv->addWidget(live_top_);
+    lv->addStretch(1);
+    tabs_->addTab(live, tr("Live"));
+    connect(browse, &QPushButton::clicked, this, [this] {
+        QString p = QFileDialog::getOpenFileName(this, tr("Video file"), folder_, tr("Videos (*.mp4 *.avi *.mkv *.mov *.webm);;All files (*)"));
+        if (!p.isEmpty()) source_->setCurrentText(p);
+    });
+    connect(refresh, &QPushButton::clicked, this, [this] { emit requestCameras(); });
+    connect(live_button_, &QPushButton::clicked, this, [this] { live_ ? stopLive() : startLive(source_->currentText()); });
+
+    auto* dock = new QDockWidget(tr("Prediction and controls"), this);
+    dock->setObjectName("controlsDock");
+    dock->setWidget(tabs_);
+    dock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
+    addDockWidget(Qt::RightDockWidgetArea, dock);
+
+    gallery_ = new QListWidget;
+    gallery_->setObjectName("galleryList");
+    gallery_->setViewMode(QListView::IconMode);
+    gallery_->setIconSize(QSize(96, 96));
+    gallery_->setResizeMode(QListView::Adjust);
+    gallery_->setMovement(QListView::Static);
+    gallery_->setWrapping(true);
+    gallery_->setFlow(QListView::LeftToRight);
+    gallery_->setSpacing(2);
+    connect(gallery_, &QListWidget::itemClicked, this, [this](QListWidgetItem* it) {
+        int idx = gallery_->row(it);
+        if (model_.heads <= 0) return;
+        QSignalBlocker b1(method_), b2(layer_), b3(head_);
+        method_->setCurrentText("attention");
+        layer_->setValue(idx / model_.heads);
+        head_->setCurrentIndex(1 + idx % model_.heads);
+        updateMap();
+    });
+    auto* gdock = new QDockWidget(tr("Head gallery (click to select a layer and head)"), this);
+    gdock->setObjectName("galleryDock");
+    gdock->setWidget(gallery_);
+    gdock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetFloatable);
+    addDockWidget(Qt::BottomDockWidgetArea, gdock);
+    resizeDocks({gdock}, {150}, Qt::Vertical);
+    resizeDocks({dock}, {380}, Qt::Horizontal);
+
+    model_status_ = new QLabel(tr("No model"));
+    fps_label_ = new QLabel;
+    fps_label_->setObjectName("fpsLabel");
+    statusBar()->addPermanentWidget(fps_label_);
+    statusBar()->addPermanentWidget(model_status_);
+}
+
+void MainWindow::buildMenus() {
+    QMenu* file = menuBar()->addMenu(tr("&File"));
+    file->addAction(tr("&Open Image..."), QKeySequence::Open, this, [this] {
+        QString p = QFileDialog::getOpenFileName(this, tr("Open image"), folder_,
+                                                 tr("Images (*.png *.jpg *.jpeg *.bmp *.webp *.tif *.tiff *.ppm *.pgm)"));
+        if (!p.isEmpty()) openImage(p);
+    });
+    file->addAction(tr("Open &Folder..."), QKeySequence(tr("Ctrl+Shift+O")), this, [this] {
+        QString d = QFileDialog::getExistingDirectory(this, tr("Open folder"), folder_);
+        if (!d.isEmpty()) openFolder(d);
+    });
+    recent_menu_ = file->addMenu(tr("Open &Recent"));
+    rebuildRecentMenu();
+    file->addAction(tr("&Paste Image"), QKeySequence::Paste, this, &MainWindow::paste);
+    file->addSeparator();
+    file->addAction(tr("&Save Snapshot..."), QKeySequence::Save, this, &MainWindow::saveSnapshot);
+    file->addSeparator();
+    file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
+
+    QMenu* model = menuBar()->addMenu(tr("&Model"));
+    model->addAction(tr("&Open Model..."), QKeySequence(tr("Ctrl+M")), this, [this] {
+        QString d = QFileDialog::getExistingDirectory(this, tr("Open checkpoint directory (config.json + model.safetensors)"),
+                                                      QSettings().value("model").toString());
+        if (!d.isEmpty()) openModel(d);
+    });
+    model->addAction(tr("Model &Info..."), QKeySequence(tr("Ctrl+I")), this, &MainWindow::showModelInfo);
+
+    QMenu* view = menuBar()->addMenu(tr("&View"));
+    view->addAction(tr("Zoom &In"), QKeySequence::ZoomIn, this, [this] { view_->zoomBy(1.25); });
+    view->addAction(tr("Zoom &Out"), QKeySequence::ZoomOut, this, [this] { view_->zoomBy(0.8); });
+    view->addAction(tr("&Fit"), QKeySequence(tr("Ctrl+0")), this, [this] { view_->fit(); });
+    view->addAction(tr("Toggle &Overlay"), QKeySequence(tr("O")), this, [this] { overlay_->toggle(); });
+    view->addAction(tr("&Rollout"), QKeySequence(tr("R")), this, [this] { method_->setCurrentText("rollout"); });
+    view->addAction(tr("&Attention"), QKeySequence(tr("A")), this, [this] { method_->setCurrentText("attention"); });
+
+    QMenu* live = menuBar()->addMenu(tr("&Live"));
+    live->addAction(tr("Start / &Stop"), QKeySequence(tr("F5")), this,
+                    [this] { live_ ? stopLive() : startLive(source_->currentText()); });
+}
+
+void MainWindow::openModel(const QString& dir) {
+    statusBar()->showMessage(tr("Loading model %1 ...").arg(dir));
+    emit requestLoadModel(dir);
+}
+
+void MainWindow::openImage(const QString& path) {
+    if (!model_ready_) {
+        // queued behind the model load on the worker thread
+    }
+    image_label_->setText(tr("Classifying %1 ...").arg(path));
+    emit requestExplainFile(path);
+    addRecent(path);
+}
+
+void MainWindow::openFolder(const QString& dir) {
+    folder_ = dir;
+    QSettings().setValue("folder", dir);
+    files_->clear();
+    QStringList paths;
+    QDirIterator it(dir, QDir::Files, QDirIterator::Subdirectories);
+    while (it.hasNext()) {
+        QString p = it.next();
+        if (is_image(p)) paths << p;
+    }
+    paths.sort();
+    {
+        QSignalBlocker b(files_);
+        for (const QString& p : paths) {
+            auto* item = new QListWidgetItem(QDir(dir).relativeFilePath(p));
+            item->setData(Qt::UserRole, p);
+            files_->addItem(item);
+        }
+    }
+    tabs_->setCurrentIndex(2);
+    statusBar()->showMessage(tr("%1 images in %2 (arrow keys step through them)").arg(paths.size()).arg(dir), 8000);
+    if (!paths.isEmpty()) files_->setCurrentRow(0);
+}
+
+void MainWindow::startLive(const QString& source) {
+    if (live_ || source.trimmed().isEmpty()) return;
+    QString record;
+    if (record_->isChecked()) {
+        record = QFileDialog::getSaveFileName(this, tr("Record to"), folder_ + "/vitlens-live.avi", tr("AVI (*.avi)"));
+        if (record.isEmpty()) return;
+    }
+    clearError();
+    live_ = true;
+    live_button_->setText(tr("Stop (F5)"));
+    tabs_->setCurrentIndex(3);
+    emit requestLive(source.trimmed(), "rollout", record);
+}
+
+void MainWindow::stopLive() {
+    if (live_) worker_->requestStop();
+}
+
+void MainWindow::setScreenshot(const QString& path, const QString& method, std::optional<std::pair<int, int>> query) {
+    screenshot_path_ = path;
+    screenshot_query_ = query;
+    if (query) {
+        query_ = query;
+        method_->setCurrentText("query");
+    } else if (!method.isEmpty()) {
+        method_->setCurrentText(method);
+    }
+}
+
+void MainWindow::maybeFinishScreenshot() {
+    if (screenshot_path_.isEmpty() || !screenshot_map_ || !screenshot_gallery_) return;
+    QString path = screenshot_path_;
+    screenshot_path_.clear();
+    // Let the layout and paint settle, then grab the whole window.
+    QTimer::singleShot(300, this, [this, path] {
+        bool ok = grab().save(path, "PNG");
+        if (!ok) fprintf(stderr, "vitlens-gui: cannot write screenshot %s\n", qPrintable(path));
+        else fprintf(stderr, "vitlens-gui: screenshot -> %s\n", qPrintable(path));
+        QApplication::exit(ok ? 0 : 1);
+    });
+}
+
+void MainWindow::onModelLoaded(const ModelInfo& info) {
+    model_ = info;
+    model_ready_ = true;
+    clearError();
+    QSettings().setValue("model", info.dir);
+    model_status_->setText(QFileInfo(info.dir).fileName() + QString("  (%1 layers, %2 heads, %3x%4 patches)")
+                                                             .arg(info.layers).arg(info.heads).arg(info.grid_w).arg(info.grid_h));
+    QSignalBlocker b1(layer_), b2(head_);
+    layer_->setRange(0, std::max(0, info.layers - 1));
+    layer_->setValue(info.layers - 1);
+    head_->clear();
+    head_->addItem(tr("all heads (fused)"));
+    for (int h = 0; h < info.heads; ++h) head_->addItem(tr("head %1").arg(h));
+    query_.reset();
+    statusBar()->showMessage(tr("Model loaded: %1").arg(info.dir), 5000);
+}
+
+void MainWindow::onModelFailed(const QString& message) {
+    showError(tr("Cannot load model: %1").arg(message) + (model_ready_ ? tr(" (keeping %1)").arg(model_.dir) : QString()));
+}
+
+void MainWindow::onImageExplained(const ImageResult& r) {
+    clearError();
+    has_image_ = true;
+    view_->setImage(r.image, r.geometry, model_.grid_h, model_.grid_w);
+    image_label_->setText(QString("<b>%1</b><br>%2x%3").arg(QFileInfo(r.source).fileName().toHtmlEscaped()).arg(r.image.width()).arg(r.image.height()));
+    for (size_t i = 0; i < top_labels_.size(); ++i) {
+        if (i < r.top.size()) {
+            top_labels_[i]->setText(QString::fromStdString(r.top[i].label));
+            top_bars_[i]->setValue(static_cast<int>(r.top[i].prob * 1000));
+            top_bars_[i]->setFormat(QString("%1%").arg(100.0 * r.top[i].prob, 0, 'f', 1));
+        } else {
+            top_labels_[i]->setText("");
+            top_bars_[i]->setValue(0);
+            top_bars_[i]->setFormat("");
+        }
+    }
+    norms_->clear();
+    for (size_t l = 0; l < r.norms.size(); ++l) {
+        QStringList toks;
+        for (int t : r.norms[l].outliers)
+            toks << (t < r.n_prefix ? QString("prefix %1").arg(t)
+                                    : QString("(%1,%2)").arg((t - r.n_prefix) / r.grid_w).arg((t - r.n_prefix) % r.grid_w));
+        auto* it = new QTreeWidgetItem({QString::number(l), QString::number(r.norms[l].median, 'f', 2),
+                                        QString::number(r.norms[l].max, 'f', 2), toks.isEmpty() ? "-" : toks.join(" ")});
+        if (!toks.isEmpty()) it->setForeground(3, QColor(220, 90, 40));
+        norms_->addTopLevelItem(it);
+    }
+    if (method_->currentText() == "query" && !query_) query_ = std::make_pair(model_.grid_h / 2, model_.grid_w / 2);
+    updateMap();
+    emit requestGallery(colormap_->currentText());
+    emit imageShown();
+}
+
+void MainWindow::onImageFailed(const QString& message) {
+    image_label_->setText(tr("No image"));
+    showError(message);
+    if (!screenshot_path_.isEmpty()) {
+        fprintf(stderr, "vitlens-gui: %s\n", qPrintable(message));
+        QApplication::exit(1);
+    }
+}
+
+MapParams MainWindow::currentParams() const {
+    MapParams p;
+    p.method = method_->currentText();
+    p.fusion = fusion_->currentText();
+    p.layer = layer_->value();
+    p.head = head_->currentIndex() - 1;
+    p.discard = discard_->value() / 100.f;
+    p.colormap = colormap_->currentText();
+    p.clip = clip_->isChecked();
+    if (query_) {
+        p.qrow = query_->first;
+        p.qcol = query_->second;
+    }
+    return p;
+}
+
+void MainWindow::updateMap() {
+    if (!has_image_ || live_) return;
+    const QString m = method_->currentText();
+    layer_->setEnabled(m != "rollout");
+    head_->setEnabled(m != "rollout");
+    discard_->setEnabled(m == "rollout");
+    if (m == "query" && !query_) query_ = std::make_pair(model_.grid_h / 2, model_.grid_w / 2);
+    view_->setHighlightedPatch(m == "query" ? query_ : std::nullopt);
+    if (m == "query" && query_)
+        query_label_->setText(tr("Patch (row %1, col %2): where it looks in layer %3.").arg(query_->first).arg(query_->second).arg(layer_->value()));
+    else
+        query_label_->setText(tr("Click a patch to see where it looks."));
+    emit requestMap(currentParams());
+}
+
+void MainWindow::onMapReady(const MapResult& r) {
+    view_->setHeat(r.heat);
+    emit mapShown();
+    screenshot_map_ = true;
+    maybeFinishScreenshot();
+}
+
+void MainWindow::onGalleryReady(const QList<QImage>& tiles, const QStringList& labels) {
+    gallery_->clear();
+    for (int i = 0; i < tiles.size(); ++i) gallery_->addItem(new QListWidgetItem(QIcon(QPixmap::fromImage(tiles[i])), labels[i]));
+    screenshot_gallery_ = true;
+    maybeFinishScreenshot();
+}
+
+void MainWindow::onPatchClicked(int row, int col) {
+    query_ = std::make_pair(row, col);
+    if (method_->currentText() != "query") {
+        QSignalBlocker b(method_);
+        method_->setCurrentText("query");
+    }
+    updateMap();
+}
+
+void MainWindow::onBatchRow(const BatchRow& row) {
+    int r = table_->rowCount();
+    table_->insertRow(r);
+    table_->setItem(r, 0, new QTableWidgetItem(row.path));
+    table_->setItem(r, 1, new QTableWidgetItem(row.label));
+    auto* p = new QTableWidgetItem;
+    if (row.error.isEmpty()) p->setData(Qt::DisplayRole, double(row.prob));
+    table_->setItem(r, 2, p);
+    table_->setItem(r, 3, new QTableWidgetItem(row.error));
+}
+
+void MainWindow::onLiveFrame(const QImage& annotated, const QString& top, double fps, double latency, qint64 dropped,
+                             qint64 frame) {
+    view_->setFrame(annotated);
+    live_top_->setText(top);
+    fps_label_->setText(QString("%1 FPS | latency %2 ms | dropped %3 | frame %4")
+                            .arg(fps, 0, 'f', 1).arg(latency, 0, 'f', 0).arg(dropped).arg(frame));
+    worker_->liveFrameShown();
+}
+
+void MainWindow::onLiveStopped(const QString& summary, const QString& error) {
+    live_ = false;
+    live_button_->setText(tr("Start (F5)"));
+    if (!error.isEmpty()) showError(tr("Live source: %1").arg(error));
+    statusBar()->showMessage(tr("Live stopped: %1").arg(summary), 10000);
+}
+
+void MainWindow::showError(const QString& message) {
+    last_error_ = message;
+    error_banner_->setText(message);
+    error_banner_->show();
+    statusBar()->showMessage(message, 10000);
+    emit errorShown(message);
+}
+
+void MainWindow::clearError() { error_banner_->hide(); }
+
+void MainWindow::addRecent(const QString& path) {
+    QSettings s;
+    QStringList r = s.value("recent").toStringList();
+    r.removeAll(path);
+    r.prepend(path);
+    while (r.size() > 10) r.removeLast();
+    s.setValue("recent", r);
+    rebuildRecentMenu();
+}
+
+void MainWindow::rebuildRecentMenu() {
+    if (!recent_menu_) return;
+    recent_menu_->clear();
+    for (const QString& p : QSettings().value("recent").toStringList())
+        recent_menu_->addAction(p, this, [this, p] { openImage(p); });
+    recent_menu_->setEnabled(!recent_menu_->isEmpty());
+}
+
+void MainWindow::paste() {
+    const QMimeData* m = QApplication::clipboard()->mimeData();
+    if (m && m->hasImage()) {
+        emit requestExplainImage(qvariant_cast<QImage>(m->imageData()), "clipboard");
+    } else if (m && m->hasUrls() && !m->urls().isEmpty()) {
+        openImage(m->urls().first().toLocalFile());
+    } else {
+        showError(tr("The clipboard holds no image"));
+    }
+}
+
+void MainWindow::saveSnapshot() {
+    if (!view_->hasImage()) return;
+    QString p = QFileDialog::getSaveFileName(this, tr("Save snapshot"), folder_ + "/vitlens-snapshot.png", "PNG (*.png)");
+    if (p.isEmpty()) return;
+    if (!view_->grab().save(p, "PNG")) showError(tr("Cannot write %1").arg(p));
+    else statusBar()->showMessage(tr("Saved %1").arg(p), 5000);
+}
+
+void MainWindow::showModelInfo() {
+    QDialog d(this);
+    d.setWindowTitle(tr("Model info"));
+    auto* v = new QVBoxLayout(&d);
+    auto* t = new QPlainTextEdit(model_ready_ ? model_.text : tr("No model loaded"));
+    t->setReadOnly(true);
+    t->setMinimumSize(560, 320);
+    v->addWidget(t);
+    auto* bb = new QDialogButtonBox(QDialogButtonBox::Close);
+    connect(bb, &QDialogButtonBox::rejected, &d, &QDialog::reject);
+    v->addWidget(bb);
+    d.exec();
+}
+
+bool MainWindow::exportCsv(const QString& path) {
+    QSaveFile f(path);  // written whole or not at all
+    if (!f.open(QIODevice::WriteOnly | QIODevice::Text)) return false;
+    QTextStream s(&f);
+    s << "image,label,probability,error\n";
+    for (int r = 0; r < table_->rowCount(); ++r) {
+        auto txt = [&](int c) { return table_->item(r, c) ? table_->item(r, c)->text() : QString(); };
+        s << csv(txt(0)) << "," << csv(txt(1)) << "," << txt(2) << "," << csv(txt(3)) << "\n";
+    }
+    s.flush();
+    return f.commit();
+}
+
+bool MainWindow::exportJson(const QString& path) {
+    QJsonArray arr;
+    for (int r = 0; r < table_->rowCount(); ++r) {
+        auto txt = [&](int c) { return table_->item(r, c) ? table_->item(r, c)->text() : QString(); };
+        QJsonObject o{{"image", txt(0)}, {"label", txt(1)}};
+        if (txt(3).isEmpty()) o["probability"] = txt(2).toDouble();
+        else o["error"] = txt(3);
+        arr.append(o);
+    }
+    QSaveFile f(path);
+    if (!f.open(QIODevice::WriteOnly)) return false;
+    f.write(QJsonDocument(arr).toJson());
+    return f.commit();
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* e) {
+    if (e->mimeData()->hasUrls() || e->mimeData()->hasImage()) e->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* e) {
+    const QMimeData* m = e->mimeData();
+    if (m->hasUrls()) {
+        QString p = m->urls().first().toLocalFile();
+        if (QFileInfo(p).isDir()) openFolder(p);
+        else openImage(p);
+    } else if (m->hasImage()) {
+        emit requestExplainImage(qvariant_cast<QImage>(m->imageData()), "dropped image");
+    }
+}
+
+void MainWindow::keyPressEvent(QKeyEvent* e) {
+    if ((e->key() == Qt::Key_Right || e->key() == Qt::Key_Down) && files_->count() > 0) {
+        files_->setCurrentRow(std::min(files_->count() - 1, files_->currentRow() + 1));
+        return;
+    }
+    if ((e->key() == Qt::Key_Left || e->key() == Qt::Key_Up) && files_->count() > 0) {
+        files_->setCurrentRow(std::max(0, files_->currentRow() - 1));
+        return;
+    }
+    QMainWindow::keyPressEvent(e);
+}
+
+void MainWindow::closeEvent(QCloseEvent* e) {
+    QSettings().setValue("geometry", saveGeometry());
+    worker_->requestStop();
+    QMainWindow::closeEvent(e);
+}
+
+}  // namespace vitlens::gui

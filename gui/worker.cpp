@@ -1,0 +1,265 @@
+#include "worker.h"
+
+#include <QFileInfo>
+#include <chrono>
+#include <opencv2/imgproc.hpp>
+#include <opencv2/videoio.hpp>
+#include <sstream>
+#include <thread>
+
+#include "vitlens/errors.h"
+
+namespace vitlens::gui {
+
+QImage to_qimage(const cv::Mat& rgb) {
+    CV_Assert(rgb.type() == CV_8UC3);
+    QImage img(rgb.data, rgb.cols, rgb.rows, static_cast<int>(rgb.step), QImage::Format_RGB888);
+    return img.copy();  // the QImage must not point into the cv::Mat
+}
+
+cv::Mat to_mat(const QImage& in) {
+    QImage img = in.convertToFormat(QImage::Format_RGB888);
+    cv::Mat m(img.height(), img.width(), CV_8UC3, const_cast<uchar*>(img.bits()), img.bytesPerLine());
+    return m.clone();
+}
+
+InferenceWorker::InferenceWorker(QObject* parent) : QObject(parent) {
+    qRegisterMetaType<ModelInfo>();
+    qRegisterMetaType<MapParams>();
+    qRegisterMetaType<ImageResult>();
+    qRegisterMetaType<MapResult>();
+    qRegisterMetaType<BatchRow>();
+}
+
+InferenceWorker::~InferenceWorker() = default;
+
+void InferenceWorker::requestStop() {
+    stop_ = true;
+    std::lock_guard<std::mutex> lk(engine_mu_);
+    if (engine_) engine_->stop();
+}
+
+void InferenceWorker::delay() {
+    if (int ms = extra_delay_ms_.load(); ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+}
+
+void InferenceWorker::loadModel(const QString& dir) {
+    try {
+        auto c = std::make_unique<Classifier>(dir.toStdString());
+        const ModelSpec& s = c->spec();
+        std::ostringstream t;
+        t << "Directory: " << dir.toStdString() << "\n"
+          << "Architecture: " << s.architecture << " (" << naming_name(s.naming) << " naming)\n"
+          << "Input: " << s.image_w << "x" << s.image_h << " RGB, patch " << s.patch << " -> " << s.grid_w() << "x"
+          << s.grid_h() << " grid, " << s.tokens() << " tokens (" << s.n_prefix << " prefix)\n"
+          << "Encoder: " << s.layers << " layers, width " << s.hidden << ", " << s.heads << " heads, MLP " << s.mlp
+          << "\nParameters: " << s.parameters() << " (" << s.parameters() / 1e6 << " M)\n"
+          << "Compute: " << s.gflops() << " GFLOP per image\n"
+          << "Preprocessing: " << s.pre.describe() << "\n"
+          << "Labels (" << s.num_classes << "): ";
+        for (int i = 0; i < std::min(s.num_classes, 50); ++i) t << (i ? ", " : "") << s.labels[i];
+        if (s.num_classes > 50) t << ", ...";
+        ModelInfo info;
+        info.dir = dir;
+        info.text = QString::fromStdString(t.str());
+        info.layers = s.layers;
+        info.heads = s.heads;
+        info.grid_h = s.grid_h();
+        info.grid_w = s.grid_w();
+        info.n_prefix = s.n_prefix;
+        for (auto& l : s.labels) info.labels << QString::fromStdString(l);
+        clf_ = std::move(c);  // the previous model stays until the new one loaded
+        has_current_ = false;
+        emit modelLoaded(info);
+    } catch (const std::exception& e) {
+        emit modelFailed(QString::fromStdString(e.what()));
+    }
+}
+
+void InferenceWorker::explainRgb(const cv::Mat& rgb, const QString& name) {
+    if (!clf_) {
+        emit imageFailed(name + ": no model is loaded");
+        return;
+    }
+    try {
+        delay();
+        current_ = clf_->explain(rgb, std::min(5, clf_->spec().num_classes));
+        current_rgb_ = rgb;
+        has_current_ = true;
+        const ModelSpec& s = clf_->spec();
+        ImageResult r;
+        r.source = name;
+        r.image = to_qimage(rgb);
+        r.top = current_.prediction.top;
+        r.geometry = current_.geometry;
+        r.norms = token_norm_report(current_.token_norms);
+        r.n_prefix = s.n_prefix;
+        r.grid_w = s.grid_w();
+        emit imageExplained(r);
+    } catch (const std::exception& e) {
+        emit imageFailed(QString::fromStdString(e.what()));
+    }
+}
+
+void InferenceWorker::explainFile(const QString& path) {
+    try {
+        explainRgb(decode_image(path.toStdString()), path);
+    } catch (const std::exception& e) {
+        emit imageFailed(QString::fromStdString(e.what()));
+    }
+}
+
+void InferenceWorker::explainImage(const QImage& image, const QString& name) {
+    if (image.isNull()) {
+        emit imageFailed(name + ": empty image");
+        return;
+    }
+    explainRgb(to_mat(image), name);
+}
+
+void InferenceWorker::computeMap(const MapParams& p) {
+    if (!has_current_ || !clf_) return;
+    try {
+        const ModelSpec& s = clf_->spec();
+        TokenLayout lay{s.n_prefix, s.grid_h(), s.grid_w()};
+        Fusion f = parse_fusion(p.fusion.toStdString());
+        AttentionMap m;
+        if (p.method == "rollout") m = rollout(current_.attention, lay, f, p.discard);
+        else if (p.method == "query") m = query_map(current_.attention, lay, p.qrow, p.qcol, p.layer, p.head, f);
+        else m = attention_map(current_.attention, lay, p.layer, p.head, f);
+        if (p.clip) clip_outliers(m, 99.f);
+        cv::Mat mask;
+        cv::Mat up = map_to_original(m, current_.geometry, &mask);
+        cv::Mat u8, bgr, rgba;
+        up.convertTo(u8, CV_8U, 255.0);
+        Colormap cm = parse_colormap(p.colormap.toStdString());
+        int code = cm == Colormap::Jet ? cv::COLORMAP_JET : cm == Colormap::Inferno ? cv::COLORMAP_INFERNO
+                   : cm == Colormap::Viridis ? cv::COLORMAP_VIRIDIS : cv::COLORMAP_TURBO;
+        cv::applyColorMap(u8, bgr, code);
+        cv::cvtColor(bgr, rgba, cv::COLOR_BGR2RGBA);
+        std::vector<cv::Mat> ch;
+        cv::split(rgba, ch);
+        ch[3] = mask;
+        cv::merge(ch, rgba);
+        QImage heat(rgba.data, rgba.cols, rgba.rows, static_cast<int>(rgba.step), QImage::Format_RGBA8888);
+        MapResult r;
+        r.heat = heat.convertToFormat(QImage::Format_ARGB32_Premultiplied);  // deep copy
+        r.map = m;
+        r.params = p;
+        emit mapReady(r);
+    } catch (const std::exception& e) {
+        emit imageFailed(QString::fromStdString(e.what()));
+    }
+}
+
+void InferenceWorker::computeGallery(const QString& colormap) {
+    if (!has_current_ || !clf_) return;
+    try {
+        const ModelSpec& s = clf_->spec();
+        TokenLayout lay{s.n_prefix, s.grid_h(), s.grid_w()};
+        auto maps = gallery(current_.attention, lay);
+        OverlayStyle st;
+        st.colormap = parse_colormap(colormap.toStdString());
+        st.alpha = 0.6f;
+        QList<QImage> tiles;
+        QStringList labels;
+        for (size_t i = 0; i < maps.size(); ++i) {
+            cv::Mat t = render_tiles(current_rgb_, {maps[i]}, {}, current_.geometry, 1, 96, st);
+            tiles << to_qimage(t);
+            labels << QString("L%1 H%2").arg(int(i) / s.heads).arg(int(i) % s.heads);
+        }
+        emit galleryReady(tiles, labels);
+    } catch (const std::exception& e) {
+        emit imageFailed(QString::fromStdString(e.what()));
+    }
+}
+
+void InferenceWorker::classifyBatch(const QStringList& paths) {
+    stop_ = false;
+    if (!clf_) {
+        emit imageFailed("no model is loaded");
+        emit batchFinished();
+        return;
+    }
+    int done = 0;
+    for (const QString& p : paths) {
+        if (stop_) break;
+        BatchRow row;
+        row.path = p;
+        try {
+            delay();
+            auto pred = clf_->classify({decode_image(p.toStdString())}, 1).front();
+            row.index = pred.top[0].index;
+            row.label = QString::fromStdString(pred.top[0].label);
+            row.prob = pred.top[0].prob;
+        } catch (const std::exception& e) {
+            row.error = QString::fromStdString(e.what());
+        }
+        emit batchRow(row);
+        emit batchProgress(++done, static_cast<int>(paths.size()));
+    }
+    emit batchFinished();
+}
+
+void InferenceWorker::startLive(const QString& source, const QString& method, const QString& recordPath) {
+    if (!clf_) {
+        emit liveStopped("", "no model is loaded");
+        return;
+    }
+    stop_ = false;
+    StreamOptions o;
+    o.explain = method.toStdString();
+    o.top_k = std::min(3, clf_->spec().num_classes);
+    cv::VideoWriter writer;
+    QString error;
+    StreamSummary sum;
+    try {
+        StreamEngine engine(source.toStdString(), o);
+        {
+            std::lock_guard<std::mutex> lk(engine_mu_);
+            engine_ = &engine;
+        }
+        if (stop_) engine.stop();
+        sum = engine.run(*clf_, [&](const FrameResult& r) {
+            delay();
+            if (!recordPath.isEmpty()) {
+                if (!writer.isOpened())
+                    writer.open(recordPath.toStdString(), cv::VideoWriter::fourcc('M', 'J', 'P', 'G'),
+                                r.source_fps > 0 ? r.source_fps : 15.0, r.annotated.size());
+                cv::Mat bgr;
+                cv::cvtColor(r.annotated, bgr, cv::COLOR_RGB2BGR);
+                if (writer.isOpened()) writer.write(bgr);
+            }
+            // Newest frame wins towards the GUI too: skip a frame the GUI has not caught up with.
+            if (live_pending_.exchange(true)) return;
+            QString top;
+            for (auto& t : r.prediction.top)
+                top += QString("%1  %2%\n").arg(QString::fromStdString(t.label)).arg(100.0 * t.prob, 0, 'f', 1);
+            emit liveFrame(to_qimage(r.annotated), top.trimmed(), r.fps, r.latency_ms, r.dropped, r.frame);
+        });
+        std::lock_guard<std::mutex> lk(engine_mu_);
+        engine_ = nullptr;
+    } catch (const std::exception& e) {
+        std::lock_guard<std::mutex> lk(engine_mu_);
+        engine_ = nullptr;
+        error = QString::fromStdString(e.what());
+    }
+    live_pending_ = false;
+    if (writer.isOpened()) writer.release();
+    if (error.isEmpty() && !sum.error.empty()) error = QString::fromStdString(sum.error);
+    QString s = QString("%1 frames read, %2 processed, %3 dropped, %4 FPS")
+                    .arg(sum.read).arg(sum.processed).arg(sum.dropped).arg(sum.fps, 0, 'f', 1);
+    emit liveStopped(s, error);
+}
+
+}  // namespace vitlens::gui
+
+namespace vitlens::gui {
+
+void InferenceWorker::listCameras() {
+    QStringList out;
+    for (const auto& c : list_cameras()) out << QString::fromStdString(c);
+    emit camerasListed(out);
+}
+
+}  // namespace vitlens::gui

@@ -1,0 +1,121 @@
+// The GUI's inference worker: lives on its own QThread, owns the
+// Classifier (oneDNN primitives are created and run there), decodes
+// images, computes maps and runs live streams. The GUI thread only sends
+// requests (queued slots) and receives results (signals).
+#pragma once
+
+#include <QImage>
+#include <QObject>
+#include <QString>
+#include <QStringList>
+#include <atomic>
+#include <memory>
+#include <mutex>
+
+#include "vitlens/attention_maps.h"
+#include "vitlens/classifier.h"
+#include "vitlens/stream.h"
+
+namespace vitlens::gui {
+
+struct ModelInfo {
+    QString dir, text;  // text: multi-line description for the info dialog
+    int layers = 0, heads = 0, grid_h = 0, grid_w = 0, n_prefix = 0;
+    QStringList labels;
+};
+
+// What the view needs to show a map.
+struct MapParams {
+    QString method = "rollout";  // rollout | attention | query
+    QString fusion = "mean";
+    int layer = -1, head = -1;   // head -1: fuse
+    float discard = 0.f;
+    int qrow = 0, qcol = 0;
+    QString colormap = "turbo";
+    bool clip = false;
+};
+
+struct ImageResult {
+    QString source;
+    QImage image;                 // original, RGB888
+    std::vector<TopEntry> top;
+    Geometry geometry;
+    std::vector<LayerNorms> norms;
+    int n_prefix = 1, grid_w = 0;
+};
+
+struct MapResult {
+    QImage heat;       // ARGB32 at original size: coloured map, alpha 0 outside the crop
+    AttentionMap map;
+    MapParams params;
+};
+
+struct BatchRow {
+    QString path, label, error;
+    int index = -1;
+    float prob = 0.f;
+};
+
+class InferenceWorker : public QObject {
+    Q_OBJECT
+public:
+    explicit InferenceWorker(QObject* parent = nullptr);
+    ~InferenceWorker() override;
+    // Thread-safe: asks a running live stream or batch to stop.
+    void requestStop();
+    // Tests: sleep this long inside every inference (simulates a slow model).
+    void setExtraDelayForTesting(int ms) { extra_delay_ms_ = ms; }
+    // Newest-frame-wins towards the GUI: the GUI calls this when it has shown a live frame.
+    void liveFrameShown() { live_pending_ = false; }
+
+public slots:
+    void loadModel(const QString& dir);
+    void explainFile(const QString& path);
+    void explainImage(const QImage& image, const QString& name);
+    void computeMap(const vitlens::gui::MapParams& p);
+    void computeGallery(const QString& colormap);
+    void classifyBatch(const QStringList& paths);
+    void startLive(const QString& source, const QString& method, const QString& recordPath);
+    void listCameras();
+
+signals:
+    void modelLoaded(const vitlens::gui::ModelInfo& info);
+    void modelFailed(const QString& message);
+    void imageExplained(const vitlens::gui::ImageResult& r);
+    void imageFailed(const QString& message);
+    void mapReady(const vitlens::gui::MapResult& r);
+    void galleryReady(const QList<QImage>& tiles, const QStringList& labels);
+    void batchRow(const vitlens::gui::BatchRow& row);
+    void batchProgress(int done, int total);
+    void batchFinished();
+    void liveFrame(const QImage& annotated, const QString& topText, double fps, double latency_ms, qint64 dropped,
+                   qint64 frame);
+    void liveStopped(const QString& summary, const QString& error);
+    void camerasListed(const QStringList& cameras);
+
+private:
+    void explainRgb(const cv::Mat& rgb, const QString& name);
+    void delay();
+
+    std::unique_ptr<Classifier> clf_;
+    cv::Mat current_rgb_;
+    Explained current_;
+    bool has_current_ = false;
+    std::atomic<bool> stop_{false};
+    std::atomic<int> extra_delay_ms_{0};
+    std::atomic<bool> live_pending_{false};
+    std::mutex engine_mu_;
+    StreamEngine* engine_ = nullptr;
+};
+
+// RGB cv::Mat <-> QImage (deep copies).
+QImage to_qimage(const cv::Mat& rgb);
+cv::Mat to_mat(const QImage& img);
+
+}  // namespace vitlens::gui
+
+Q_DECLARE_METATYPE(vitlens::gui::ModelInfo)
+Q_DECLARE_METATYPE(vitlens::gui::MapParams)
+Q_DECLARE_METATYPE(vitlens::gui::ImageResult)
+Q_DECLARE_METATYPE(vitlens::gui::MapResult)
+Q_DECLARE_METATYPE(vitlens::gui::BatchRow)
