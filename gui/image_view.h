@@ -26,6 +26,8 @@ public:
     void zoomBy(double factor);
     bool hasImage() const { return !image_.isNull(); }
     const QImage& image() const { return image_; }
+    const QImage& heat() const { return heat_; }
+    std::optional<std::pair<int, int>> highlightedPatch() const { return highlight_; }
     // Patch (row, col) under a widget position, if it is inside what the model saw.
     std::optional<std::pair<int, int>> patchAt(QPointF widget_pos) const;
     // Where patch (row, col) lies in widget coordinates.
