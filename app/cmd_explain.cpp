@@ -3,6 +3,8 @@
 #include <filesystem>
 #include <iostream>
 
+#include <opencv2/imgproc.hpp>
+
 #include "common.h"
 #include "vitlens/attention_maps.h"
 #include "vitlens/errors.h"
@@ -50,7 +52,7 @@ int cmd_explain(int argc, char** argv) {
     MapRequest req;
     std::string fusion = "mean", query, colormap = "turbo", out, format = "text";
     float alpha = 0.5f;
-    int top_k = 5;
+    int top_k = 5, scale = 1;
     bool gallery_png = false, overwrite = false, norms = false, no_box = false;
     std::vector<std::string> inputs;
     int64_t max_pixels = 100'000'000;
@@ -73,6 +75,8 @@ int cmd_explain(int argc, char** argv) {
         ("colormap", po::value(&colormap)->default_value("turbo")->value_name("NAME"), "turbo, jet, inferno, viridis")
         ("alpha", po::value(&alpha)->default_value(0.5f)->value_name("A"), "heatmap opacity 0..1")
         ("no-crop-box", po::bool_switch(&no_box), "do not outline the crop the model saw")
+        ("scale", po::value(&scale)->default_value(1)->value_name("N"),
+         "draw overlays on the image enlarged N times (pixel-exact), for small inputs such as 28x28")
         ("out,o", po::value(&out)->value_name("DIR"), "write <DIR>/<stem>.<method>.png overlays")
         ("gallery", po::bool_switch(&gallery_png), "also write <stem>.gallery.png: every layer x head map")
         ("overwrite", po::bool_switch(&overwrite), "replace existing files in a non-empty --out folder")
@@ -98,6 +102,7 @@ int cmd_explain(int argc, char** argv) {
     if (format != "text" && format != "jsonl") throw UsageError("--format must be text or jsonl, got '" + format + "'");
     if (!(req.discard >= 0.f && req.discard < 1.f)) throw UsageError("--discard must be in [0, 1)");
     if (!(alpha >= 0.f && alpha <= 1.f)) throw UsageError("--alpha must be in [0, 1]");
+    if (scale < 1 || scale > 32) throw UsageError("--scale must be in [1, 32]");
     if (vm.count("clip-outliers") && !(req.clip > 0.f && req.clip <= 100.f))
         throw UsageError("--clip-outliers must be in (0, 100]");
     OverlayStyle style;
@@ -146,6 +151,11 @@ int cmd_explain(int argc, char** argv) {
         AttentionMap m = compute(e, s, req);
         std::string overlay_path;
         if (outdir) {
+            if (scale > 1) {  // enlarge the canvas; the geometry scales with it
+                cv::resize(rgb, rgb, cv::Size(), scale, scale, cv::INTER_NEAREST);
+                e.geometry.orig_w = rgb.cols;
+                e.geometry.orig_h = rgb.rows;
+            }
             std::string stem = std::filesystem::path(f).stem().string();
             overlay_path = outdir->target(stem + "." + req.method + ".png");
             write_image_atomic(overlay_path, render_overlay(rgb, m, e.geometry, style));

@@ -8,6 +8,7 @@ VITLENS_PACKAGES=(
   libgtest-dev nlohmann-json3-dev zlib1g-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   dataset-fashion-mnist
+  clang-14 libclang-rt-14-dev
 )
 missing=()
 for p in "${VITLENS_PACKAGES[@]}"; do

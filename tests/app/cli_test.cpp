@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <opencv2/videoio.hpp>
+#include <opencv2/imgcodecs.hpp>
 
 #include "test_support.h"
 
@@ -111,6 +112,26 @@ TEST(Cli, ErrorsHaveExitCodesAndName) {
     EXPECT_EQ(r.code, 3);
     EXPECT_NE(r.err.find("model.safetensors"), std::string::npos) << r.err;
 
+    copy_dir(fixture("hf_vit_f32"), d / "c");
+    std::remove((d / "c/config.json").c_str());
+    r = run_cli({"info", "--model", d / "c"});
+    EXPECT_EQ(r.code, 3);
+    EXPECT_NE(r.err.find("config.json: missing"), std::string::npos) << r.err;
+
+    // a tensor missing from the checkpoint: drop the last layer's fc2 bias from the header
+    copy_dir(fixture("hf_vit_f32"), d / "x");
+    {
+        std::string st = read_file(d / "x/model.safetensors");
+        uint64_t n = 0;
+        for (int i = 7; i >= 0; --i) n = (n << 8) | uint8_t(st[i]);
+        json h = json::parse(st.substr(8, n));
+        h.erase("vit.encoder.layer.1.output.dense.bias");
+        write_file(d / "x/model.safetensors", make_safetensors_raw(h.dump(), st.substr(8 + n)));
+    }
+    r = run_cli({"classify", "--model", d / "x", fixture("images/img0.png")});
+    EXPECT_EQ(r.code, 3);
+    EXPECT_NE(r.err.find("tensor 'vit.encoder.layer.1.output.dense.bias' is missing"), std::string::npos) << r.err;
+
     r = run_cli({"classify", "--format", "xml", fixture("images/img0.png")});
     EXPECT_EQ(r.code, 1);
     r = run_cli({"classify", "--no-such-flag"});
@@ -172,4 +193,51 @@ TEST(Cli, StreamMissingCameraExitsWithSourceError) {
     EXPECT_EQ(r.code, 4);
     EXPECT_NE(r.err.find("/dev/video57 does not exist"), std::string::npos) << r.err;
     EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 5.0);
+}
+
+// explain --method rollout --format jsonl reproduces the reference rollout.
+TEST(Cli, ExplainRolloutJsonlMatchesReference) {
+    for (const std::string m : {"hf_vit_f32", "hf_deit_f32", "timm_f32", "timm_bf16"}) {
+        auto r = run_cli({"explain", "--model", fixture(m), "--method", "rollout", "--format", "jsonl", fixture("images")});
+        ASSERT_EQ(r.code, 0) << m << ": " << r.err;
+        auto v = lines(r.out);
+        ASSERT_EQ(v.size(), 4u);
+        for (const json& o : v) {
+            std::string img = o["image"];
+            std::string base = img.substr(img.rfind('/') + 1);
+            auto want = expected()["models"][m]["images"][base]["rollout"]["mean"].get<std::vector<float>>();
+            auto got = o["map"].get<std::vector<float>>();
+            ASSERT_EQ(got.size(), want.size());
+            EXPECT_EQ(o["grid"], json::array({4, 4}));
+            EXPECT_EQ(o["method"], "rollout");
+            EXPECT_TRUE(o["overlay"].is_null());
+            for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-4) << m << " " << base << " " << i;
+        }
+    }
+}
+
+TEST(Cli, ExplainWritesOverlaysAndGallery) {
+    TempDir d;
+    auto r = run_cli({"explain", "--model", fixture("hf_deit_f32"), "--method", "query", "--query", "1,2", "--out",
+                      d / "maps", "--gallery", "--format", "jsonl", fixture("images/wide.png")});
+    ASSERT_EQ(r.code, 0) << r.err;
+    auto o = lines(r.out).at(0);
+    EXPECT_EQ(o["overlay"], d / "maps/wide.query.png");
+    cv::Mat ov = cv::imread(d / "maps/wide.query.png");
+    EXPECT_EQ(ov.size(), cv::Size(50, 41));  // the original image's size
+    cv::Mat g = cv::imread(d / "maps/wide.gallery.png");
+    EXPECT_FALSE(g.empty());
+    // a second run into the now non-empty folder refuses to overwrite without --overwrite
+    auto again = run_cli({"explain", "--model", fixture("hf_deit_f32"), "--method", "query", "--query", "1,2", "--out",
+                          d / "maps", fixture("images/wide.png")});
+    EXPECT_EQ(again.code, 5) << again.err;
+    EXPECT_NE(again.err.find("wide.query.png: already exists; pass --overwrite"), std::string::npos) << again.err;
+    // with --overwrite it goes through; nothing half-written remains
+    auto ok = run_cli({"explain", "--model", fixture("hf_deit_f32"), "--method", "query", "--query", "1,2", "--overwrite",
+                       "--out", d / "maps", fixture("images/wide.png")});
+    EXPECT_EQ(ok.code, 0) << ok.err;
+    for (auto& e : std::filesystem::directory_iterator(d / "maps")) EXPECT_NE(e.path().filename().string()[0], '.');
+    auto bad = run_cli({"explain", "--model", fixture("hf_deit_f32"), "--method", "query", "--query", "9,9", fixture("images/wide.png")});
+    EXPECT_EQ(bad.code, 1);
+    EXPECT_NE(bad.err.find("outside the 4x4 patch grid"), std::string::npos) << bad.err;
 }
