@@ -10,7 +10,7 @@ echo
 echo "== vitlens classify assets/samples"
 build/bin/vitlens classify --top-k 3 assets/samples
 echo
-echo "== vitlens explain --method rollout --out out/ assets/samples"
-build/bin/vitlens explain --method rollout --overwrite --out out assets/samples
+echo "== vitlens explain --method rollout --scale 8 --out out/ assets/samples"
+build/bin/vitlens explain --method rollout --scale 8 --overwrite --out out assets/samples
 echo
 echo "Overlays written to out/ (one <sample>.rollout.png per image)."
