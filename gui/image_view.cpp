@@ -116,6 +116,7 @@ void ImageView::paintEvent(QPaintEvent*) {
     p.drawImage(target, image_);
     if (live_) return;
     if (overlay_ && !heat_.isNull()) {
+        p.setRenderHint(QPainter::SmoothPixmapTransform, true);
         p.setOpacity(opacity_);
         p.drawImage(target, heat_);
         p.setOpacity(1.0);

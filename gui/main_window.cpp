@@ -472,7 +472,7 @@ void MainWindow::onModelLoaded(const ModelInfo& info) {
     head_->clear();
     head_->addItem(tr("all heads (fused)"));
     for (int h = 0; h < info.heads; ++h) head_->addItem(tr("head %1").arg(h));
-    query_.reset();
+    if (query_ && (query_->first >= info.grid_h || query_->second >= info.grid_w)) query_.reset();
     statusBar()->showMessage(tr("Model loaded: %1").arg(info.dir), 5000);
 }
 

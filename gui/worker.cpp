@@ -128,8 +128,13 @@ void InferenceWorker::computeMap(const MapParams& p) {
         else if (p.method == "query") m = query_map(current_.attention, lay, p.qrow, p.qcol, p.layer, p.head, f);
         else m = attention_map(current_.attention, lay, p.layer, p.head, f);
         if (p.clip) clip_outliers(m, 99.f);
+        // Small images (28x28) get a finer heat image so the view can show it smoothly.
+        Geometry g = current_.geometry;
+        int k = std::max(1, 448 / std::max(1, std::max(g.orig_w, g.orig_h)));
+        g.orig_w *= k;
+        g.orig_h *= k;
         cv::Mat mask;
-        cv::Mat up = map_to_original(m, current_.geometry, &mask);
+        cv::Mat up = map_to_original(m, g, &mask);
         cv::Mat u8, bgr, rgba;
         up.convertTo(u8, CV_8U, 255.0);
         Colormap cm = parse_colormap(p.colormap.toStdString());

@@ -76,10 +76,12 @@ TEST(Stream, SlowModelDropsFramesLatencyStaysBounded) {
     EXPECT_GT(s.dropped, 20);
     EXPECT_LT(s.processed, 20);
     EXPECT_EQ(s.read, s.processed + s.dropped);
-    // Queued frames would make latency grow by ~150 ms per frame; the newest frame keeps it flat.
-    // (The first frame also pays for creating the primitives.)
-    ASSERT_GE(latency.size(), 3u);
-    for (size_t i = 1; i < latency.size(); ++i) EXPECT_LT(latency[i], 120.0) << "frame " << i;
+    // Queued frames would make latency grow by ~150 ms per processed frame (frame 5 would wait
+    // 750 ms); the newest frame keeps it flat. The bound leaves room for a loaded CI machine;
+    // the first frame also pays for creating the primitives.
+    ASSERT_GE(latency.size(), 5u);
+    for (size_t i = 1; i < latency.size(); ++i) EXPECT_LT(latency[i], 300.0) << "frame " << i;
+    EXPECT_LT(latency.back(), latency[1] + 150.0);
 }
 
 TEST(Stream, SourceEndingEarlyEndsTheRun) {
