@@ -91,7 +91,9 @@ std::vector<std::string> collect_images(const std::vector<std::string>& inputs, 
                     break;
                 }
                 std::error_code e2;
-                if (it->is_regular_file(e2) && is_image_ext(it->path())) found.push_back(it->path().string());
+                if (!is_image_ext(it->path()) || it->is_directory(e2)) continue;
+                if (it->is_regular_file(e2)) found.push_back(it->path().string());
+                else errors.push_back(it->path().string() + ": cannot open (broken link or not a regular file)");
             }
             std::sort(found.begin(), found.end());
             if (found.empty()) errors.push_back(in + ": directory holds no image files");
@@ -162,9 +164,27 @@ void Progress::finish() {
 }
 
 std::string json_escape(const std::string& s) {
+    // JSON must be valid UTF-8: bytes that do not form UTF-8 (file names in
+    // other encodings) become U+FFFD.
     std::string o;
     o.reserve(s.size() + 2);
-    for (unsigned char c : s) {
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    const size_t n = s.size();
+    for (size_t i = 0; i < n;) {
+        unsigned char c = p[i];
+        if (c >= 0x80) {
+            size_t len = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+            bool ok = len >= 2 && i + len <= n && !(len == 2 && c < 0xC2);
+            for (size_t k = 1; ok && k < len; ++k) ok = (p[i + k] & 0xC0) == 0x80;
+            if (ok) {
+                o.append(s, i, len);
+                i += len;
+            } else {
+                o += "\ufffd";
+                ++i;
+            }
+            continue;
+        }
         switch (c) {
             case '"': o += "\\\""; break;
             case '\\': o += "\\\\"; break;
@@ -180,6 +200,7 @@ std::string json_escape(const std::string& s) {
                     o += static_cast<char>(c);
                 }
         }
+        ++i;
     }
     return o;
 }
