@@ -37,8 +37,8 @@ Names names_for(const ModelSpec& s) {
 
 }  // namespace
 
-EncoderWeights load_encoder_weights(const SafeTensors& st, const ModelSpec& s) {
-    const int64_t D = s.hidden, I = s.mlp, K = s.num_classes, T = s.tokens(), C = s.channels, P = s.patch;
+EncoderWeights load_top_weights(const SafeTensors& st, const ModelSpec& s) {
+    const int64_t D = s.hidden, K = s.num_classes, T = s.tokens(), C = s.channels, P = s.patch;
     Names n = names_for(s);
     EncoderWeights w;
     auto get = [&](const std::string& name, std::vector<int64_t> shape) { return st.to_f32(name, shape); };
@@ -65,52 +65,6 @@ EncoderWeights load_encoder_weights(const SafeTensors& st, const ModelSpec& s) {
     w.pos = get(n.pos, {1, T, D});
     w.pos.reshape({T, D});
 
-    w.blocks.resize(s.layers);
-    for (int l = 0; l < s.layers; ++l) {
-        BlockWeights& b = w.blocks[l];
-        std::string p = n.block_prefix + std::to_string(l) + ".";
-        if (n.fused_qkv) {
-            b.ln1_w = get(p + "norm1.weight", {D});
-            b.ln1_b = get(p + "norm1.bias", {D});
-            b.qkv_w = get(p + "attn.qkv.weight", {3 * D, D});
-            b.qkv_b = s.qkv_bias ? get(p + "attn.qkv.bias", {3 * D}) : Tensor({3 * D});
-            b.proj_w = get(p + "attn.proj.weight", {D, D});
-            b.proj_b = get(p + "attn.proj.bias", {D});
-            b.ln2_w = get(p + "norm2.weight", {D});
-            b.ln2_b = get(p + "norm2.bias", {D});
-            b.fc1_w = get(p + "mlp.fc1.weight", {I, D});
-            b.fc1_b = get(p + "mlp.fc1.bias", {I});
-            b.fc2_w = get(p + "mlp.fc2.weight", {D, I});
-            b.fc2_b = get(p + "mlp.fc2.bias", {D});
-            for (const char* extra : {"ls1.gamma", "ls2.gamma", "attn.q_norm.weight", "norm1.scale"})
-                if (st.contains(p + extra))
-                    throw ModelError(st.path() + ": tensor '" + p + extra +
-                                     "' (layer scale / qk-norm) is not supported by this encoder");
-        } else {
-            std::string a = p + "attention.attention.";
-            b.ln1_w = get(p + "layernorm_before.weight", {D});
-            b.ln1_b = get(p + "layernorm_before.bias", {D});
-            b.qkv_w = Tensor({3 * D, D});
-            b.qkv_b = Tensor({3 * D});
-            const char* parts[3] = {"query", "key", "value"};
-            for (int k = 0; k < 3; ++k) {
-                Tensor wt = get(a + parts[k] + ".weight", {D, D});
-                std::memcpy(b.qkv_w.data() + k * D * D, wt.data(), sizeof(float) * D * D);
-                if (s.qkv_bias) {
-                    Tensor bt = get(a + parts[k] + ".bias", {D});
-                    std::memcpy(b.qkv_b.data() + k * D, bt.data(), sizeof(float) * D);
-                }
-            }
-            b.proj_w = get(p + "attention.output.dense.weight", {D, D});
-            b.proj_b = get(p + "attention.output.dense.bias", {D});
-            b.ln2_w = get(p + "layernorm_after.weight", {D});
-            b.ln2_b = get(p + "layernorm_after.bias", {D});
-            b.fc1_w = get(p + "intermediate.dense.weight", {I, D});
-            b.fc1_b = get(p + "intermediate.dense.bias", {I});
-            b.fc2_w = get(p + "output.dense.weight", {D, I});
-            b.fc2_b = get(p + "output.dense.bias", {D});
-        }
-    }
     if (s.naming == Naming::Timm && s.fc_norm) {
         w.fc_norm_w = get(n.fc_norm + ".weight", {D});
         w.fc_norm_b = get(n.fc_norm + ".bias", {D});
@@ -128,7 +82,63 @@ EncoderWeights load_encoder_weights(const SafeTensors& st, const ModelSpec& s) {
     return w;
 }
 
-Checkpoint load_checkpoint(const std::string& dir) {
+BlockWeights load_block_weights(const SafeTensors& st, const ModelSpec& s, int l) {
+    const int64_t D = s.hidden, I = s.mlp;
+    Names n = names_for(s);
+    auto get = [&](const std::string& name, std::vector<int64_t> shape) { return st.to_f32(name, shape); };
+    BlockWeights b;
+    std::string p = n.block_prefix + std::to_string(l) + ".";
+    if (n.fused_qkv) {
+        b.ln1_w = get(p + "norm1.weight", {D});
+        b.ln1_b = get(p + "norm1.bias", {D});
+        b.qkv_w = get(p + "attn.qkv.weight", {3 * D, D});
+        b.qkv_b = s.qkv_bias ? get(p + "attn.qkv.bias", {3 * D}) : Tensor({3 * D});
+        b.proj_w = get(p + "attn.proj.weight", {D, D});
+        b.proj_b = get(p + "attn.proj.bias", {D});
+        b.ln2_w = get(p + "norm2.weight", {D});
+        b.ln2_b = get(p + "norm2.bias", {D});
+        b.fc1_w = get(p + "mlp.fc1.weight", {I, D});
+        b.fc1_b = get(p + "mlp.fc1.bias", {I});
+        b.fc2_w = get(p + "mlp.fc2.weight", {D, I});
+        b.fc2_b = get(p + "mlp.fc2.bias", {D});
+        for (const char* extra : {"ls1.gamma", "ls2.gamma", "attn.q_norm.weight", "norm1.scale"})
+            if (st.contains(p + extra))
+                throw ModelError(st.path() + ": tensor '" + p + extra +
+                                 "' (layer scale / qk-norm) is not supported by this encoder");
+    } else {
+        std::string a = p + "attention.attention.";
+        b.ln1_w = get(p + "layernorm_before.weight", {D});
+        b.ln1_b = get(p + "layernorm_before.bias", {D});
+        b.qkv_w = Tensor({3 * D, D});
+        b.qkv_b = Tensor({3 * D});
+        const char* parts[3] = {"query", "key", "value"};
+        for (int k = 0; k < 3; ++k) {
+            Tensor wt = get(a + parts[k] + ".weight", {D, D});
+            std::memcpy(b.qkv_w.data() + k * D * D, wt.data(), sizeof(float) * D * D);
+            if (s.qkv_bias) {
+                Tensor bt = get(a + parts[k] + ".bias", {D});
+                std::memcpy(b.qkv_b.data() + k * D, bt.data(), sizeof(float) * D);
+            }
+        }
+        b.proj_w = get(p + "attention.output.dense.weight", {D, D});
+        b.proj_b = get(p + "attention.output.dense.bias", {D});
+        b.ln2_w = get(p + "layernorm_after.weight", {D});
+        b.ln2_b = get(p + "layernorm_after.bias", {D});
+        b.fc1_w = get(p + "intermediate.dense.weight", {I, D});
+        b.fc1_b = get(p + "intermediate.dense.bias", {I});
+        b.fc2_w = get(p + "output.dense.weight", {D, I});
+        b.fc2_b = get(p + "output.dense.bias", {D});
+    }
+    return b;
+}
+
+EncoderWeights load_encoder_weights(const SafeTensors& st, const ModelSpec& s) {
+    EncoderWeights w = load_top_weights(st, s);
+    for (int l = 0; l < s.layers; ++l) w.blocks.push_back(load_block_weights(st, s, l));
+    return w;
+}
+
+SafeTensors open_checkpoint(const std::string& dir) {
     namespace fs = std::filesystem;
     std::error_code ec;
     if (!fs::is_directory(dir, ec))
@@ -141,7 +151,11 @@ Checkpoint load_checkpoint(const std::string& dir) {
                                        "(they can run code). Convert them to safetensors.");
         throw ModelError(st_path + ": missing");
     }
-    SafeTensors st(st_path);
+    return SafeTensors(st_path);
+}
+
+Checkpoint load_checkpoint(const std::string& dir) {
+    SafeTensors st = open_checkpoint(dir);
     Checkpoint c;
     c.spec = read_model_spec(dir, st);
     c.weights = load_encoder_weights(st, c.spec);

@@ -59,9 +59,12 @@ Classifier::Classifier(const std::string& dir, ClassifierOptions opt) {
     auto t0 = std::chrono::steady_clock::now();
     threads_ = opt.threads > 0 ? opt.threads : default_thread_count();
     set_thread_count(threads_);
-    Checkpoint c = load_checkpoint(dir);
-    spec_ = c.spec;
-    encoder_ = std::make_unique<Encoder>(spec_, c.weights, opt.precision);
+    // Blocks stream from the mapped file into the encoder one at a time.
+    SafeTensors st = open_checkpoint(dir);
+    spec_ = read_model_spec(dir, st);
+    EncoderWeights top = load_top_weights(st, spec_);
+    encoder_ = std::make_unique<Encoder>(
+        spec_, top, [&](int l) { return load_block_weights(st, spec_, l); }, opt.precision);
     load_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 #include <dnnl.hpp>
+#include <map>
+#include <tuple>
 #include <unordered_map>
 
 #include "vitlens/errors.h"
@@ -42,8 +44,14 @@ public:
         wdt_ = prec == Precision::BF16 ? dt::bf16 : dt::f32;
         // The checkpoint's (out, in) row-major matrix is W^T in (in, out) "ba" order.
         memory user_w({{in_, out_}, dt::f32, tag::ba}, eng_, const_cast<float*>(w.data()));
-        auto pd = make_pd(64, memory::desc({in_, out_}, wdt_, tag::any));
-        w_md_ = pd.weights_desc();
+        // The preferred layout depends only on the shape and type: ask once per
+        // shape (creating a primitive descriptor JIT-compiles a kernel).
+        static thread_local std::map<std::tuple<int64_t, int64_t, int>, memory::desc> layouts;
+        auto key = std::make_tuple(in_, out_, static_cast<int>(wdt_));
+        auto it = layouts.find(key);
+        if (it == layouts.end())
+            it = layouts.emplace(key, make_pd(64, memory::desc({in_, out_}, wdt_, tag::any)).weights_desc()).first;
+        w_md_ = it->second;
         w_mem_ = memory(w_md_, eng_);
         dnnl::reorder(user_w, w_mem_).execute(s, user_w, w_mem_);
         b_mem_ = memory({{1, out_}, dt::f32, tag::ab}, eng_);
@@ -179,6 +187,9 @@ struct Encoder::Impl {
 };
 
 Encoder::Encoder(const ModelSpec& spec, const EncoderWeights& w, Precision precision)
+    : Encoder(spec, w, [&w](int l) { return w.blocks.at(l); }, precision) {}
+
+Encoder::Encoder(const ModelSpec& spec, const EncoderWeights& w, const BlockLoader& block, Precision precision)
     : spec_(spec), precision_(precision), impl_(std::make_unique<Impl>()) {
     if (precision == Precision::BF16 && !cpu_has_bf16())
         throw ModelError("bf16 was requested, but this CPU has no AVX512-BF16 or AMX; use f32");
@@ -188,7 +199,7 @@ Encoder::Encoder(const ModelSpec& spec, const EncoderWeights& w, Precision preci
     m.ln = LayerNorm(m.eng, spec.hidden, spec.eps);
     m.blocks.resize(spec.layers);
     for (int l = 0; l < spec.layers; ++l) {
-        const BlockWeights& bw = w.blocks[l];
+        const BlockWeights bw = block(l);
         Block& b = m.blocks[l];
         b.ln1 = m.ln.params(bw.ln1_w, bw.ln1_b);
         b.ln2 = m.ln.params(bw.ln2_w, bw.ln2_b);

@@ -17,12 +17,12 @@ int64_t count(const std::vector<int64_t>& shape) {
     return n;
 }
 
-float* allocate(int64_t n) {
+float* allocate(int64_t n, bool zero = true) {
     if (n == 0) return nullptr;
     size_t bytes = (static_cast<size_t>(n) * sizeof(float) + 63) / 64 * 64;
     void* p = std::aligned_alloc(64, bytes);
     if (!p) throw std::bad_alloc();
-    std::memset(p, 0, bytes);
+    if (zero) std::memset(p, 0, bytes);
     return static_cast<float*>(p);
 }
 }  // namespace
@@ -32,8 +32,13 @@ void Tensor::Free::operator()(float* p) const { std::free(p); }
 Tensor::Tensor(std::vector<int64_t> shape)
     : shape_(std::move(shape)), numel_(count(shape_)), data_(allocate(numel_)) {}
 
+Tensor::Tensor(std::vector<int64_t> shape, bool zero)
+    : shape_(std::move(shape)), numel_(count(shape_)), data_(allocate(numel_, zero)) {}
+
+Tensor Tensor::uninitialized(std::vector<int64_t> shape) { return Tensor(std::move(shape), false); }
+
 Tensor::Tensor(const Tensor& other)
-    : shape_(other.shape_), numel_(other.numel_), data_(allocate(other.numel_)) {
+    : shape_(other.shape_), numel_(other.numel_), data_(allocate(other.numel_, false)) {
     if (numel_) std::memcpy(data_.get(), other.data_.get(), numel_ * sizeof(float));
 }
 

@@ -241,7 +241,7 @@ std::vector<std::string> SafeTensors::names() const {
 
 Tensor SafeTensors::to_f32(const std::string& name) const {
     const TensorInfo& t = info(name);
-    Tensor out(t.shape);
+    Tensor out = Tensor::uninitialized(t.shape);
     const uint8_t* p = raw(t);
     const int64_t n = out.numel();
     float* o = out.data();
@@ -268,6 +268,14 @@ Tensor SafeTensors::to_f32(const std::string& name) const {
         if (!std::isfinite(o[i]))
             fail(path_, "tensor '" + name + "' holds a non-finite value (" + std::to_string(o[i]) +
                             ") at element " + std::to_string(i));
+    // The converted copy is what callers keep: let the kernel drop the file
+    // pages it came from, so a whole checkpoint is never resident twice.
+    if (mapped_) {
+        const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+        uintptr_t a = (reinterpret_cast<uintptr_t>(p) + page - 1) / page * page;
+        uintptr_t b = reinterpret_cast<uintptr_t>(p + (t.end - t.begin)) / page * page;
+        if (b > a) ::madvise(reinterpret_cast<void*>(a), b - a, MADV_DONTNEED);
+    }
     return out;
 }
 

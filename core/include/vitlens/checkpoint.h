@@ -36,6 +36,10 @@ struct EncoderWeights {
 // Reads every weight for `spec` from `st`. Throws ModelError naming the
 // tensor with "has shape [..], expected [..]" or "is missing".
 EncoderWeights load_encoder_weights(const SafeTensors& st, const ModelSpec& spec);
+// The same in two parts, so a loader can stream blocks one at a time:
+// everything but the blocks (w.blocks stays empty), then block `layer`.
+EncoderWeights load_top_weights(const SafeTensors& st, const ModelSpec& spec);
+BlockWeights load_block_weights(const SafeTensors& st, const ModelSpec& spec, int layer);
 
 // A loaded checkpoint directory: spec + weights.
 struct Checkpoint {
@@ -45,6 +49,8 @@ struct Checkpoint {
 
 // Loads `dir` (config.json + model.safetensors [+ preprocessor_config.json]).
 Checkpoint load_checkpoint(const std::string& dir);
+// Checks that `dir` is a model directory and maps its model.safetensors.
+SafeTensors open_checkpoint(const std::string& dir);
 
 }  // namespace vitlens
 

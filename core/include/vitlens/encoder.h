@@ -11,6 +11,7 @@
 #pragma once
 
 #include <array>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -41,6 +42,13 @@ class Encoder {
 public:
     // Copies what it needs from `w` (reordered); `w` may be freed afterwards.
     Encoder(const ModelSpec& spec, const EncoderWeights& w, Precision precision = Precision::F32);
+    // Streams the blocks: `top` holds everything but the blocks, `block(l)`
+    // returns block l and is called once per layer, in order; each block's
+    // f32 copy is freed as soon as it is reordered, so loading needs little
+    // more memory than the reordered weights.
+    using BlockLoader = std::function<BlockWeights(int layer)>;
+    Encoder(const ModelSpec& spec, const EncoderWeights& top, const BlockLoader& block,
+            Precision precision = Precision::F32);
     ~Encoder();
     Encoder(const Encoder&) = delete;
     Encoder& operator=(const Encoder&) = delete;

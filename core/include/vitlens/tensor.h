@@ -13,6 +13,8 @@ class Tensor {
 public:
     Tensor() = default;
     explicit Tensor(std::vector<int64_t> shape);  // zero-filled
+    // Same, contents left uninitialised (for buffers about to be overwritten).
+    static Tensor uninitialized(std::vector<int64_t> shape);
 
     Tensor(const Tensor& other);
     Tensor& operator=(const Tensor& other);
@@ -34,6 +36,7 @@ public:
     void reshape(std::vector<int64_t> shape);
 
 private:
+    Tensor(std::vector<int64_t> shape, bool zero);
     struct Free {
         void operator()(float* p) const;
     };
