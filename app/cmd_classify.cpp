@@ -9,25 +9,12 @@ namespace vitlens::app {
 
 namespace {
 
-std::string fmt(float v) {
-    char b[32];
-    std::snprintf(b, sizeof b, "%.9g", v);
-    return b;
-}
-
-void print(const std::string& format, const std::string& path, const Prediction& p, bool logits, int top_k,
-           const ModelSpec& spec) {
+void print(const std::string& format, const std::string& path, const Prediction& p, bool logits, int top_k) {
     if (format == "jsonl") {
-        std::string s = "{\"image\": \"" + json_escape(path) + "\", \"top\": [";
-        for (size_t i = 0; i < p.top.size(); ++i) {
-            if (i) s += ", ";
-            s += "{\"index\": " + std::to_string(p.top[i].index) + ", \"label\": \"" + json_escape(p.top[i].label) +
-                 "\", \"prob\": " + fmt(p.top[i].prob) + "}";
-        }
-        s += "]";
+        std::string s = "{\"image\": \"" + json_escape(path) + "\", \"top\": " + top_json(p);
         if (logits) {
             s += ", \"logits\": [";
-            for (size_t i = 0; i < p.logits.size(); ++i) s += (i ? ", " : "") + fmt(p.logits[i]);
+            for (size_t i = 0; i < p.logits.size(); ++i) s += (i ? ", " : "") + float_str(p.logits[i]);
             s += "]";
         }
         std::cout << s << "}\n";
@@ -35,14 +22,13 @@ void print(const std::string& format, const std::string& path, const Prediction&
         std::string s = csv_field(path);
         for (int i = 0; i < top_k; ++i) {
             if (i < int(p.top.size()))
-                s += "," + std::to_string(p.top[i].index) + "," + csv_field(p.top[i].label) + "," + fmt(p.top[i].prob);
+                s += "," + std::to_string(p.top[i].index) + "," + csv_field(p.top[i].label) + "," + float_str(p.top[i].prob);
             else
                 s += ",,,";
         }
         if (logits)
-            for (float v : p.logits) s += "," + fmt(v);
+            for (float v : p.logits) s += "," + float_str(v);
         std::cout << s << "\n";
-        (void)spec;
     } else {
         std::printf("%s\n", path.c_str());
         for (const TopEntry& t : p.top) {
@@ -51,7 +37,7 @@ void print(const std::string& format, const std::string& path, const Prediction&
         }
         if (logits) {
             std::printf("  logits:");
-            for (float v : p.logits) std::printf(" %s", fmt(v).c_str());
+            for (float v : p.logits) std::printf(" %s", float_str(v).c_str());
             std::printf("\n");
         }
     }
@@ -125,7 +111,7 @@ int cmd_classify(int argc, char** argv) {
     auto flush = [&] {
         if (names.empty()) return;
         auto preds = clf.classify_patches(buf.data(), static_cast<int>(names.size()), top_k);
-        for (size_t i = 0; i < names.size(); ++i) print(format, names[i], preds[i], logits, top_k, spec);
+        for (size_t i = 0; i < names.size(); ++i) print(format, names[i], preds[i], logits, top_k);
         std::cout.flush();
         done += names.size();
         names.clear();

@@ -64,7 +64,6 @@ public:
         memory dst(p.dst_md, eng_, y);
         if (prec_ == Precision::BF16) {
             memory src32(p.src32_md, eng_, const_cast<float*>(x));
-            if (p.src16.get_desc().get_size() == 0 || p.src16.get_desc() != p.src16_md) p.src16 = memory(p.src16_md, eng_);
             p.cvt.execute(s, src32, p.src16);
             p.mm.execute(s, {{DNNL_ARG_SRC, p.src16}, {DNNL_ARG_WEIGHTS, w_mem_}, {DNNL_ARG_BIAS, b_mem_}, {DNNL_ARG_DST, dst}});
         } else {

@@ -328,8 +328,6 @@ StreamSummary StreamEngine::run(Classifier& clf, const Callback& on_result) {
     bool have_prev = false;
     const ModelSpec& spec = clf.spec();
     TokenLayout lay{spec.n_prefix, spec.grid_h(), spec.grid_w()};
-    const int64_t per = int64_t(spec.patches()) * spec.patch_dim();
-    (void)per;
     int64_t processed = 0;
     auto& stop = sh->stop;
     try {
