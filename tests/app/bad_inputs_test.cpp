@@ -23,8 +23,12 @@ TEST(BadInputs, EveryCaseHasItsExitCodeAndMessage) {
         auto r = run_cli(c["args"].get<std::vector<std::string>>(), "cd '" + kCorpus + "' &&");
         EXPECT_EQ(r.code, c["code"].get<int>()) << c["name"] << ": " << r.err;
         std::string msg = c["message"];
-        if (!msg.empty()) EXPECT_NE(r.err.find(msg), std::string::npos) << c["name"] << ": " << r.err;
-        if (c["code"] == 0) EXPECT_NE(r.out.find("%"), std::string::npos) << c["name"] << ": " << r.out;
+        if (!msg.empty()) {
+            EXPECT_NE(r.err.find(msg), std::string::npos) << c["name"] << ": " << r.err;
+        }
+        if (c["code"] == 0) {
+            EXPECT_NE(r.out.find("%"), std::string::npos) << c["name"] << ": " << r.out;
+        }
         EXPECT_EQ(r.err.find("internal error"), std::string::npos) << c["name"] << ": " << r.err;
     }
 }
