@@ -85,7 +85,7 @@ public:
             }
             params = {cv::CAP_PROP_OPEN_TIMEOUT_MSEC, open_ms, cv::CAP_PROP_READ_TIMEOUT_MSEC, read_ms};
             cap_.open(s, cv::CAP_FFMPEG, params);
-            if (!cap_.isOpened()) cap_.open(s, cv::CAP_ANY);
+            if (!cap_.isOpened() && kind == SourceKind::File) cap_.open(s, cv::CAP_ANY);
         }
         if (!cap_.isOpened())
             throw SourceError(s + ": cannot open " + source_kind_name(kind) +
@@ -166,7 +166,43 @@ private:
 std::unique_ptr<FrameSource> FrameSource::open(const std::string& s, const SourceOptions& o) {
     SourceKind k = classify_source(s);
     if (k == SourceKind::ImageSequence) return std::make_unique<SequenceSource>(s, o);
-    return std::make_unique<CaptureSource>(s, k, o);
+    if (k != SourceKind::Url && k != SourceKind::GStreamer) return std::make_unique<CaptureSource>(s, k, o);
+    // Network and pipeline backends can block in open far past their own
+    // timeouts (a server that accepts and never answers): open on a helper
+    // thread and give up at the deadline. A late open is left to finish and
+    // be freed by that thread.
+    struct Slot {
+        std::mutex mu;
+        std::condition_variable cv;
+        bool done = false, abandoned = false;
+        std::unique_ptr<FrameSource> src;
+        std::exception_ptr err;
+    };
+    auto slot = std::make_shared<Slot>();
+    std::thread([slot, s, k, o] {
+        std::unique_ptr<FrameSource> src;
+        std::exception_ptr err;
+        try {
+            src = std::make_unique<CaptureSource>(s, k, o);
+        } catch (...) {
+            err = std::current_exception();
+        }
+        std::lock_guard<std::mutex> lk(slot->mu);
+        if (slot->abandoned) return;  // src is freed here
+        slot->src = std::move(src);
+        slot->err = err;
+        slot->done = true;
+        slot->cv.notify_all();
+    }).detach();
+    std::unique_lock<std::mutex> lk(slot->mu);
+    if (!slot->cv.wait_for(lk, std::chrono::milliseconds(static_cast<int>(o.open_timeout_s * 1000)),
+                           [&] { return slot->done; })) {
+        slot->abandoned = true;
+        throw SourceError(s + ": " + source_kind_name(k) + " did not open within " +
+                          std::to_string(static_cast<int>(o.open_timeout_s)) + " s");
+    }
+    if (slot->err) std::rethrow_exception(slot->err);
+    return std::move(slot->src);
 }
 
 std::vector<std::string> list_cameras() {

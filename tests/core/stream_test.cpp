@@ -6,6 +6,10 @@
 #include <opencv2/videoio.hpp>
 #include <opencv2/videoio/registry.hpp>
 #include <thread>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "test_support.h"
 #include "vitlens/errors.h"
@@ -150,4 +154,31 @@ TEST(Stream, ImageFolderSequence) {
     StreamEngine e(fixture("images"), o);
     auto s = e.run(clf, nullptr);
     EXPECT_EQ(s.processed, 4);
+}
+
+// A server that accepts the connection and never answers: the open gives up
+// at its deadline with a message instead of hanging (loopback only).
+TEST(Stream, SilentUrlTimesOutWithAMessage) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = 0;
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    ASSERT_EQ(::listen(fd, 4), 0);
+    socklen_t len = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    std::string url = "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/stream.mjpg";
+    SourceOptions o;
+    o.open_timeout_s = 2;
+    auto t0 = std::chrono::steady_clock::now();
+    try {
+        FrameSource::open(url, o);
+        FAIL() << "opened a silent URL";
+    } catch (const SourceError& e) {
+        EXPECT_NE(std::string(e.what()).find("did not open within 2 s"), std::string::npos) << e.what();
+    }
+    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 4.0);
+    ::close(fd);
 }
