@@ -22,7 +22,7 @@ for t in "${targets[@]}"; do
   build-fuzz/bin/fuzz_$t -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="build-fuzz/artifacts/$t/" "build-fuzz/corpus/$t" "tests/fuzz/corpus/$t" 2>&1 |
     grep -E "^#[0-9]+[[:space:]]+(INITED|DONE)|stat::|ERROR|SUMMARY|Test unit written" || true
-  if ls "build-fuzz/artifacts/$t"/crash-* "build-fuzz/artifacts/$t"/leak-* "build-fuzz/artifacts/$t"/timeout-* >/dev/null 2>&1; then
+  if compgen -G "build-fuzz/artifacts/$t/*-*" >/dev/null; then  # crash-, leak-, timeout-, oom-
     echo "fuzz_$t: FAILED, inputs in build-fuzz/artifacts/$t/" >&2
     exit 1
   fi

@@ -43,8 +43,8 @@ bool peek_image_size(const std::vector<uint8_t>& b, int64_t* w, int64_t* h) {
         return true;
     }
     if (n >= 26 && p[0] == 'B' && p[1] == 'M') {
-        *w = std::abs(int32_t(le32(p + 18)));
-        *h = std::abs(int32_t(le32(p + 22)));
+        *w = std::abs(int64_t(int32_t(le32(p + 18))));  // negative height = top-down rows
+        *h = std::abs(int64_t(int32_t(le32(p + 22))));
         return true;
     }
     if (n >= 10 && p[0] == 'G' && p[1] == 'I' && p[2] == 'F') {
@@ -112,10 +112,11 @@ cv::Mat decode_image_bytes(const std::vector<uint8_t>& bytes, const std::string&
     int64_t w = 0, h = 0;
     if (peek_image_size(bytes, &w, &h)) {
         if (w <= 0 || h <= 0) throw InputError(name + ": header claims an empty image (" + std::to_string(w) + "x" + std::to_string(h) + ")");
-        if (w * h > opt.max_pixels)
+        // w and h are at most 2^32 each: compare without forming an overflowing product.
+        if (w > opt.max_pixels / h)
             throw InputError(name + ": image claims " + std::to_string(w) + "x" + std::to_string(h) + " = " +
-                             std::to_string(w * h) + " pixels, over the limit of " + std::to_string(opt.max_pixels) +
-                             " (--max-pixels)");
+                             std::to_string(static_cast<unsigned long long>(w) * static_cast<unsigned long long>(h)) +
+                             " pixels, over the limit of " + std::to_string(opt.max_pixels) + " (--max-pixels)");
     }
     cv::Mat raw;
     try {

@@ -140,6 +140,13 @@ TEST(Preprocess, BadImagesNameTheFile) {
     png += std::string("\x00\x01\x86\xa0\x00\x01\x86\xa0\x08\x02\x00\x00\x00", 13);
     write_file(d / "huge.png", png);
     EXPECT_NE(msg(d / "huge.png").find("100000x100000"), std::string::npos) << msg(d / "huge.png");
+    // Dimensions near 2^32 (found by fuzz_image): no overflow, a clear refusal.
+    std::string png2 = png;
+    png2.replace(16, 8, std::string("\xe3\xe3\xe3\xe3\xe3\xe3\xe3\xe3", 8));
+    write_file(d / "huge2.png", png2);
+    EXPECT_NE(msg(d / "huge2.png").find("3823363043x3823363043 = 14618104185587359849 pixels, over the limit"),
+              std::string::npos)
+        << msg(d / "huge2.png");
 }
 
 TEST(Preprocess, PillowResizeKeepsConstantImagesConstant) {
