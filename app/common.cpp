@@ -63,7 +63,7 @@ ClassifierOptions ModelOptions::classifier_options() const {
 
 static bool is_image_ext(const fs::path& p) {
     static const std::set<std::string> exts = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif",
-                                               ".tiff", ".pgm", ".ppm", ".pbm", ".pnm", ".jpe", ".jp2", ".sr", ".ras"};
+                                               ".tiff", ".pgm", ".ppm", ".pbm", ".pnm", ".jpe"};
     std::string e = p.extension().string();
     std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return std::tolower(c); });
     return exts.count(e) != 0;

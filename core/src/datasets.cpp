@@ -100,7 +100,7 @@ IdxSet read_idx(const std::string& images_path, const std::string& labels_path) 
 
 bool has_image_extension(const std::string& path) {
     static const std::set<std::string> exts = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff",
-                                               ".pgm", ".ppm", ".pbm", ".pnm", ".jpe", ".jp2", ".sr", ".ras"};
+                                               ".pgm", ".ppm", ".pbm", ".pnm", ".jpe"};
     return exts.count(lower(fs::path(path).extension().string())) != 0;
 }
 

@@ -1,6 +1,7 @@
 #include "vitlens/preprocess.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <fstream>
 #include <opencv2/imgcodecs.hpp>
@@ -109,19 +110,21 @@ cv::Mat to_rgb8(const cv::Mat& in) {
 
 namespace {
 
-// Only these formats reach OpenCV's decoders. imdecode otherwise picks a
-// decoder by signature among everything it was built with, and some of
-// those system libraries abort on malformed input (fuzz_image found GDCM,
-// the DICOM reader, asserting on a 134-byte file).
+// Only these formats reach OpenCV's decoders, and only with the exact
+// signature their own decoder claims. imdecode otherwise offers the bytes to
+// every decoder it was built with, in turn, and GDCM (the DICOM reader)
+// aborts on an assert for malformed input: fuzz_image found two such files,
+// one starting FF D8 00 (not quite JPEG), one with a JPEG 2000 codestream
+// magic (OpenCV asks GDCM before its JPEG 2000 decoder).
 bool known_image_format(const std::vector<uint8_t>& b) {
     auto starts = [&](std::initializer_list<uint8_t> sig, size_t at = 0) {
         if (b.size() < at + sig.size()) return false;
         return std::equal(sig.begin(), sig.end(), b.begin() + static_cast<std::ptrdiff_t>(at));
     };
-    return starts({0x89, 'P', 'N', 'G'}) || starts({0xFF, 0xD8, 0xFF}) || starts({'B', 'M'}) ||
+    bool pnm = b.size() > 3 && b[0] == 'P' && b[1] >= '1' && b[1] <= '6' && std::isspace(b[2]);
+    return starts({0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A}) || starts({0xFF, 0xD8, 0xFF}) || starts({'B', 'M'}) ||
            (starts({'R', 'I', 'F', 'F'}) && starts({'W', 'E', 'B', 'P'}, 8)) || starts({'I', 'I', 0x2A, 0x00}) ||
-           starts({'M', 'M', 0x00, 0x2A}) || (b.size() > 2 && b[0] == 'P' && b[1] >= '1' && b[1] <= '7') ||
-           starts({0x00, 0x00, 0x00, 0x0C, 'j', 'P', ' ', ' '}) || starts({0xFF, 0x4F, 0xFF, 0x51});
+           starts({'M', 'M', 0x00, 0x2A}) || pnm;
 }
 
 }  // namespace
@@ -129,8 +132,8 @@ bool known_image_format(const std::vector<uint8_t>& b) {
 cv::Mat decode_image_bytes(const std::vector<uint8_t>& bytes, const std::string& name, const DecodeOptions& opt) {
     if (bytes.empty()) throw InputError(name + ": empty file (0 bytes)");
     if (!known_image_format(bytes))
-        throw InputError(name + ": not a decodable image (unrecognised format; PNG, JPEG, BMP, WebP, TIFF, PNM and "
-                                "JPEG 2000 are read)");
+        throw InputError(name + ": not a decodable image (unrecognised format; PNG, JPEG, BMP, WebP, TIFF and PNM "
+                                "are read)");
     int64_t w = 0, h = 0;
     if (peek_image_size(bytes, &w, &h)) {
         if (w <= 0 || h <= 0) throw InputError(name + ": header claims an empty image (" + std::to_string(w) + "x" + std::to_string(h) + ")");
