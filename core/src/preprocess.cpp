@@ -72,6 +72,49 @@ bool peek_image_size(const std::vector<uint8_t>& b, int64_t* w, int64_t* h) {
         }
         return false;
     }
+    if (n >= 3 && p[0] == 'P' && p[1] >= '1' && p[1] <= '6') {  // PNM: ASCII width and height after the magic
+        size_t i = 2;
+        int64_t dims[2] = {0, 0};
+        for (int64_t& d : dims) {
+            for (;;) {  // whitespace and '#' comments up to the end of their line
+                while (i < n && std::isspace(p[i])) ++i;
+                if (i < n && p[i] == '#') {
+                    while (i < n && p[i] != '\n' && p[i] != '\r') ++i;
+                    continue;
+                }
+                break;
+            }
+            if (i >= n || !std::isdigit(p[i])) return false;
+            for (; i < n && std::isdigit(p[i]); ++i)  // saturate at 2^32, as large as the other formats can claim
+                d = std::min<int64_t>(d * 10 + (p[i] - '0'), int64_t(1) << 32);
+        }
+        *w = dims[0];
+        *h = dims[1];
+        return true;
+    }
+    if (n >= 8 && ((p[0] == 'I' && p[1] == 'I') || (p[0] == 'M' && p[1] == 'M'))) {  // TIFF: tags 256, 257 of IFD 0
+        const bool le = p[0] == 'I';
+        auto u16 = [&](size_t at) -> uint32_t { return le ? le16(p + at) : be16(p + at); };
+        auto u32 = [&](size_t at) -> uint32_t { return le ? le32(p + at) : be32(p + at); };
+        if (u16(2) != 42) return false;
+        const size_t ifd = u32(4);
+        if (ifd > n || n - ifd < 2) return false;
+        const size_t count = u16(ifd);
+        int64_t tw = -1, th = -1;
+        for (size_t k = 0; k < count; ++k) {
+            const size_t e = ifd + 2 + 12 * k;
+            if (e > n || n - e < 12) break;
+            const uint32_t tag = u16(e), type = u16(e + 2);
+            if (tag != 256 && tag != 257) continue;
+            int64_t v = type == 3 ? int64_t(u16(e + 8)) : type == 4 ? int64_t(u32(e + 8)) : -1;
+            int64_t& d = tag == 256 ? tw : th;
+            d = std::max(d, v);  // a repeated tag counts with its largest value
+        }
+        if (tw < 0 || th < 0) return false;
+        *w = tw;
+        *h = th;
+        return true;
+    }
     if (n >= 4 && p[0] == 0xFF && p[1] == 0xD8) {  // JPEG: walk the markers to a SOF
         size_t i = 2;
         while (i + 9 < n) {
@@ -134,15 +177,19 @@ cv::Mat decode_image_bytes(const std::vector<uint8_t>& bytes, const std::string&
     if (!known_image_format(bytes))
         throw InputError(name + ": not a decodable image (unrecognised format; PNG, JPEG, BMP, WebP, TIFF and PNM "
                                 "are read)");
+    // Decoders allocate the whole image as soon as they have read its header,
+    // so the size is checked here first; a file whose size cannot be read never
+    // reaches a decoder (fuzz_image found a PPM header claiming 30000x30000).
     int64_t w = 0, h = 0;
-    if (peek_image_size(bytes, &w, &h)) {
-        if (w <= 0 || h <= 0) throw InputError(name + ": header claims an empty image (" + std::to_string(w) + "x" + std::to_string(h) + ")");
-        // w and h are at most 2^32 each: compare without forming an overflowing product.
-        if (w > opt.max_pixels / h)
-            throw InputError(name + ": image claims " + std::to_string(w) + "x" + std::to_string(h) + " = " +
-                             std::to_string(static_cast<unsigned long long>(w) * static_cast<unsigned long long>(h)) +
-                             " pixels, over the limit of " + std::to_string(opt.max_pixels) + " (--max-pixels)");
-    }
+    if (!peek_image_size(bytes, &w, &h))
+        throw InputError(name + ": not a decodable image (no image size in its " + std::to_string(bytes.size()) +
+                         "-byte header)");
+    if (w <= 0 || h <= 0) throw InputError(name + ": header claims an empty image (" + std::to_string(w) + "x" + std::to_string(h) + ")");
+    // w and h are at most 2^32 each: compare without forming an overflowing product.
+    if (w > opt.max_pixels / h)
+        throw InputError(name + ": image claims " + std::to_string(w) + "x" + std::to_string(h) + " = " +
+                         std::to_string(static_cast<unsigned long long>(w) * static_cast<unsigned long long>(h)) +
+                         " pixels, over the limit of " + std::to_string(opt.max_pixels) + " (--max-pixels)");
     cv::Mat raw;
     try {
         // IMREAD_COLOR: 8-bit BGR, EXIF orientation applied, gray/alpha/16-bit/CMYK converted.

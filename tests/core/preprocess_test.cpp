@@ -152,6 +152,41 @@ TEST(Preprocess, BadImagesNameTheFile) {
     EXPECT_NE(msg(d / "huge2.png").find("3823363043x3823363043 = 14618104958578219849 pixels, over the limit"),
               std::string::npos)
         << msg(d / "huge2.png");
+    // PNM and TIFF headers are read too (fuzz_image found a PPM claiming
+    // 30000x30000 that made OpenCV allocate 2.7 GB before reading any pixel).
+    write_file(d / "huge.ppm", std::string("P6\n# comment\n30000 30000\n255\n") + std::string(3, '\0'));
+    EXPECT_NE(msg(d / "huge.ppm").find("image claims 30000x30000 = 900000000 pixels, over the limit of 100000000"),
+              std::string::npos)
+        << msg(d / "huge.ppm");
+    write_file(d / "huge9.pgm", "P5 99999999999999999999 2 255 ");
+    EXPECT_NE(msg(d / "huge9.pgm").find("image claims 4294967296x2"), std::string::npos) << msg(d / "huge9.pgm");
+    // Little-endian TIFF, IFD at 8 with two entries: width 70000 (LONG), height 60000 (SHORT).
+    std::string tif("II\x2a\0\x08\0\0\0\x02\0", 10);
+    tif += std::string("\x00\x01\x04\0\x01\0\0\0\x70\x11\x01\0", 12);
+    tif += std::string("\x01\x01\x03\0\x01\0\0\0\x60\xea\0\0", 12);
+    write_file(d / "huge.tif", tif);
+    EXPECT_NE(msg(d / "huge.tif").find("image claims 70000x60000"), std::string::npos) << msg(d / "huge.tif");
+    write_file(d / "nosize.tif", std::string("MM\0\x2a\0\0\0\x08\0\0", 10));
+    EXPECT_NE(msg(d / "nosize.tif").find("not a decodable image (no image size in its 10-byte header)"), std::string::npos)
+        << msg(d / "nosize.tif");
+    write_file(d / "nosof.jpg", std::string("\xff\xd8\xff\xe0\0\x04\0\0\xff\xd9", 10));
+    EXPECT_NE(msg(d / "nosof.jpg").find("no image size"), std::string::npos) << msg(d / "nosof.jpg");
+}
+
+TEST(Preprocess, PnmAndTiffStillDecode) {
+    TempDir d;
+    cv::Mat bgr(5, 7, CV_8UC3, cv::Scalar(10, 20, 30));
+    for (const char* ext : {".ppm", ".pgm", ".tiff"}) {
+        std::vector<uint8_t> buf;
+        cv::Mat src = std::string(ext) == ".pgm" ? cv::Mat(5, 7, CV_8UC1, cv::Scalar(40)) : bgr;
+        ASSERT_TRUE(cv::imencode(ext, src, buf)) << ext;
+        int64_t w = 0, h = 0;
+        ASSERT_TRUE(peek_image_size(buf, &w, &h)) << ext;
+        EXPECT_EQ(w, 7) << ext;
+        EXPECT_EQ(h, 5) << ext;
+        cv::Mat rgb = decode_image_bytes(buf, ext);
+        EXPECT_EQ(rgb.size(), cv::Size(7, 5)) << ext;
+    }
 }
 
 TEST(Preprocess, PillowResizeKeepsConstantImagesConstant) {

@@ -36,7 +36,7 @@ cv::Mat decode_image_bytes(const std::vector<uint8_t>& bytes, const std::string&
 // Converts a BGR/BGRA/gray OpenCV frame (8 or 16 bit) to 8-bit RGB.
 cv::Mat to_rgb8(const cv::Mat& any_bgr);
 
-// Image size from the file header (PNG, JPEG, BMP, GIF, WebP); false if unknown.
+// Image size from the file header (PNG, JPEG, BMP, GIF, WebP, PNM, TIFF); false if unknown.
 bool peek_image_size(const std::vector<uint8_t>& head, int64_t* w, int64_t* h);
 
 // PIL's Image.resize for 8-bit images (separable, antialiased when
