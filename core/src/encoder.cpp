@@ -2,8 +2,10 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <dnnl.hpp>
+#include <memory>
 #include <map>
 #include <tuple>
 #include <unordered_map>
@@ -34,6 +36,9 @@ namespace {
 
 // y = x W^T + b [+ GELU | + y (residual)]
 // x is (M, in), W is (out, in) as in the checkpoint, y is (M, out).
+// In bf16 the weights are bf16; x may be f32 (converted on the way in) or
+// already bf16, and y f32 or bf16, so that a bf16 result feeding the next
+// bf16 matmul is never widened and narrowed again.
 class Linear {
 public:
     enum class Post { None, Gelu, GeluTanh, Residual };
@@ -50,26 +55,31 @@ public:
         auto key = std::make_tuple(in_, out_, static_cast<int>(wdt_));
         auto it = layouts.find(key);
         if (it == layouts.end())
-            it = layouts.emplace(key, make_pd(64, memory::desc({in_, out_}, wdt_, tag::any)).weights_desc()).first;
+            it = layouts.emplace(key, make_pd(64, memory::desc({in_, out_}, wdt_, tag::any), wdt_, dt::f32).weights_desc())
+                     .first;
         w_md_ = it->second;
-        w_mem_ = memory(w_md_, eng_);
+        w_buf_ = std::shared_ptr<void>(aligned_buffer(w_md_.get_size(), false), Free{});
+        w_mem_ = memory(w_md_, eng_, w_buf_.get());
         dnnl::reorder(user_w, w_mem_).execute(s, user_w, w_mem_);
         b_mem_ = memory({{1, out_}, dt::f32, tag::ab}, eng_);
         std::memcpy(b_mem_.get_data_handle(), b.data(), sizeof(float) * out_);
         s.wait();
     }
 
-    void forward(dnnl::stream& s, const float* x, float* y, int64_t M) {
-        Prim& p = get(M);
+    // x: (M, in) f32, y: (M, out) f32.
+    void forward(dnnl::stream& s, const float* x, float* y, int64_t M) { forward(s, x, dt::f32, y, dt::f32, M); }
+
+    // x: (M, in) of type xdt, y: (M, out) of type ydt (bf16 only with bf16 weights).
+    void forward(dnnl::stream& s, const void* x, dt xdt, void* y, dt ydt, int64_t M) {
+        if (wdt_ == dt::f32) xdt = ydt = dt::f32;
+        Prim& p = get(M, xdt, ydt);
         memory dst(p.dst_md, eng_, y);
-        if (prec_ == Precision::BF16) {
-            memory src32(p.src32_md, eng_, const_cast<float*>(x));
-            p.cvt.execute(s, src32, p.src16);
-            p.mm.execute(s, {{DNNL_ARG_SRC, p.src16}, {DNNL_ARG_WEIGHTS, w_mem_}, {DNNL_ARG_BIAS, b_mem_}, {DNNL_ARG_DST, dst}});
-        } else {
-            memory src(p.src32_md, eng_, const_cast<float*>(x));
-            p.mm.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w_mem_}, {DNNL_ARG_BIAS, b_mem_}, {DNNL_ARG_DST, dst}});
+        memory src(p.src_md, eng_, const_cast<void*>(x));
+        if (p.cvt) {
+            p.cvt.execute(s, src, p.src16);
+            src = p.src16;
         }
+        p.mm.execute(s, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, w_mem_}, {DNNL_ARG_BIAS, b_mem_}, {DNNL_ARG_DST, dst}});
     }
 
     int64_t in() const { return in_; }
@@ -78,36 +88,36 @@ public:
 private:
     struct Prim {
         dnnl::matmul mm;
-        memory::desc src32_md, src16_md, dst_md;
-        dnnl::reorder cvt;  // f32 -> bf16 of the input (bf16 only)
+        memory::desc src_md, dst_md;
+        dnnl::reorder cvt;  // f32 -> bf16 of the input, when the input is f32 and the weights bf16
         memory src16;
     };
 
-    dnnl::matmul::primitive_desc make_pd(int64_t M, const memory::desc& wmd) const {
+    dnnl::matmul::primitive_desc make_pd(int64_t M, const memory::desc& wmd, dt sdt, dt ddt) const {
         dnnl::primitive_attr attr;
         dnnl::post_ops po;
         if (post_ == Post::Gelu) po.append_eltwise(1.f, dnnl::algorithm::eltwise_gelu_erf, 0.f, 0.f);
         if (post_ == Post::GeluTanh) po.append_eltwise(1.f, dnnl::algorithm::eltwise_gelu_tanh, 0.f, 0.f);
         if (post_ == Post::Residual) po.append_sum(1.f);
         attr.set_post_ops(po);
-        memory::desc src({M, in_}, wdt_, tag::ab), bias({1, out_}, dt::f32, tag::ab), dst({M, out_}, dt::f32, tag::ab);
+        memory::desc src({M, in_}, sdt, tag::ab), bias({1, out_}, dt::f32, tag::ab), dst({M, out_}, ddt, tag::ab);
         return dnnl::matmul::primitive_desc(dnnl::matmul::desc(src, wmd, bias, dst), attr, eng_);
     }
 
-    Prim& get(int64_t M) {
-        auto it = by_rows_.find(M);
-        if (it != by_rows_.end()) return it->second;
+    Prim& get(int64_t M, dt xdt, dt ydt) {
+        const int64_t key = M * 4 + (xdt == dt::bf16 ? 2 : 0) + (ydt == dt::bf16 ? 1 : 0);
+        auto it = by_shape_.find(key);
+        if (it != by_shape_.end()) return it->second;
         Prim p;
-        auto pd = make_pd(M, w_md_);
-        p.mm = dnnl::matmul(pd);
-        p.src32_md = memory::desc({M, in_}, dt::f32, tag::ab);
-        p.dst_md = memory::desc({M, out_}, dt::f32, tag::ab);
-        if (prec_ == Precision::BF16) {
-            p.src16_md = memory::desc({M, in_}, dt::bf16, tag::ab);
-            p.src16 = memory(p.src16_md, eng_);
-            p.cvt = dnnl::reorder(dnnl::reorder::primitive_desc(eng_, p.src32_md, eng_, p.src16_md));
+        p.mm = dnnl::matmul(make_pd(M, w_md_, wdt_, ydt));
+        p.src_md = memory::desc({M, in_}, xdt, tag::ab);
+        p.dst_md = memory::desc({M, out_}, ydt, tag::ab);
+        if (xdt != wdt_) {
+            memory::desc src16_md({M, in_}, wdt_, tag::ab);
+            p.src16 = memory(src16_md, eng_);
+            p.cvt = dnnl::reorder(dnnl::reorder::primitive_desc(eng_, p.src_md, eng_, src16_md));
         }
-        return by_rows_.emplace(M, std::move(p)).first->second;
+        return by_shape_.emplace(key, std::move(p)).first->second;
     }
 
     dnnl::engine eng_;
@@ -115,9 +125,13 @@ private:
     Post post_ = Post::None;
     Precision prec_ = Precision::F32;
     dt wdt_ = dt::f32;
+    struct Free {
+        void operator()(void* p) const { std::free(p); }
+    };
     memory::desc w_md_;
+    std::shared_ptr<void> w_buf_;  // owns w_mem_'s storage (shared: Linear is copied into Block)
     memory w_mem_, b_mem_;
-    std::unordered_map<int64_t, Prim> by_rows_;
+    std::unordered_map<int64_t, Prim> by_shape_;
 };
 
 // y = LayerNorm(x) * gamma + beta over the last axis. x, y are (M, D).
@@ -164,14 +178,19 @@ struct Block {
 };
 
 // Buffers and attention primitives for one batch size.
+// In bf16, QKV, the attention probabilities handed to the context matmul,
+// the context and the MLP's hidden layer are bf16 (oneDNN-owned memories);
+// the residual stream, LayerNorm and the scores stay f32.
 struct Plan {
     int B = 0;
     Tensor x, h, qkv, scores, ctx, mid, pe, pooled, pooled_n, logits2;
     dnnl::matmul score_mm, ctx_mm;
-    dnnl::softmax_forward softmax;
+    dnnl::softmax_forward softmax;          // f32 in place (f32 always; bf16 when capturing)
+    dnnl::softmax_v2_forward softmax_bf16;  // f32 scores -> bf16 probabilities
+    dnnl::reorder probs_to_bf16;            // after the in-place softmax, when capturing
     memory q_mem, k_mem, v_mem, scores_mem, ctx_mem;
+    memory qkv16, probs16, ctx16, mid16;
 };
-
 }  // namespace
 
 struct Encoder::Impl {
@@ -224,43 +243,62 @@ void Encoder::set_profiling(bool on) {
 
 namespace {
 
-Plan make_plan(dnnl::engine& eng, const ModelSpec& s, int B) {
-    const int64_t T = s.tokens(), D = s.hidden, H = s.heads, d = s.head_dim(), N = s.patches();
+Plan make_plan(dnnl::engine& eng, const ModelSpec& s, int B, Precision prec) {
+    const int64_t T = s.tokens(), D = s.hidden, H = s.heads, d = s.head_dim(), N = s.patches(), M = B * T;
     const int nh = s.distilled_heads ? 2 : 1;
+    const bool bf16 = prec == Precision::BF16;
+    const dt adt = bf16 ? dt::bf16 : dt::f32;  // type of Q, K, V, probabilities for AV, context
     Plan p;
     p.B = B;
-    p.x = Tensor({B * T, D});
-    p.h = Tensor({B * T, D});
-    p.qkv = Tensor({B * T, 3 * D});
+    p.x = Tensor({M, D});
+    p.h = Tensor({M, D});
     p.scores = Tensor({B, H, T, T});
-    p.ctx = Tensor({B * T, D});
-    p.mid = Tensor({B * T, int64_t(s.mlp)});
     p.pe = Tensor({B * N, D});
     p.pooled = Tensor({nh * B, D});
     p.pooled_n = Tensor({nh * B, D});
     p.logits2 = Tensor({int64_t(B), int64_t(s.num_classes)});
+    if (bf16) {
+        p.qkv16 = memory({{M, 3 * D}, dt::bf16, tag::ab}, eng);
+        p.probs16 = memory({{B, H, T, T}, dt::bf16, tag::abcd}, eng);
+        p.ctx16 = memory({{M, D}, dt::bf16, tag::ab}, eng);
+        p.mid16 = memory({{M, int64_t(s.mlp)}, dt::bf16, tag::ab}, eng);
+    } else {
+        p.qkv = Tensor({M, 3 * D});
+        p.ctx = Tensor({M, D});
+        p.mid = Tensor({M, int64_t(s.mlp)});
+    }
 
     // Q, K^T and V as strided views of the (B*T, 3D) QKV buffer: no copies.
-    memory::desc q_md({B, H, T, d}, dt::f32, memory::dims{T * 3 * D, d, 3 * D, 1});
-    memory::desc kt_md({B, H, d, T}, dt::f32, memory::dims{T * 3 * D, d, 1, 3 * D});
-    memory::desc v_md({B, H, T, d}, dt::f32, memory::dims{T * 3 * D, d, 3 * D, 1});
+    memory::desc q_md({B, H, T, d}, adt, memory::dims{T * 3 * D, d, 3 * D, 1});
+    memory::desc kt_md({B, H, d, T}, adt, memory::dims{T * 3 * D, d, 1, 3 * D});
+    memory::desc v_md({B, H, T, d}, adt, memory::dims{T * 3 * D, d, 3 * D, 1});
     memory::desc s_md({B, H, T, T}, dt::f32, tag::abcd);
-    memory::desc ctx_md({B, H, T, d}, dt::f32, memory::dims{T * D, d, D, 1});  // into (B*T, D)
+    memory::desc p_md({B, H, T, T}, adt, tag::abcd);
+    memory::desc ctx_md({B, H, T, d}, adt, memory::dims{T * D, d, D, 1});  // into (B*T, D)
 
     dnnl::primitive_attr sattr;
     sattr.set_output_scales(0, {1.0f / std::sqrt(float(d))});
     p.score_mm = dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(q_md, kt_md, s_md), sattr, eng));
-    p.ctx_mm = dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(s_md, v_md, ctx_md), eng));
+    p.ctx_mm = dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(p_md, v_md, ctx_md), eng));
     memory::desc flat({B * H * T, T}, dt::f32, tag::ab);
     p.softmax = dnnl::softmax_forward(dnnl::softmax_forward::primitive_desc(
         dnnl::softmax_forward::desc(dnnl::prop_kind::forward_inference, flat, 1), eng));
+    if (bf16) {
+        memory::desc flat16({B * H * T, T}, dt::bf16, tag::ab);
+        p.softmax_bf16 = dnnl::softmax_v2_forward(dnnl::softmax_v2_forward::primitive_desc(
+            dnnl::softmax_v2_forward::desc(dnnl::prop_kind::forward_inference, dnnl::algorithm::softmax_accurate, flat,
+                                           flat16, 1),
+            eng));
+        p.probs_to_bf16 = dnnl::reorder(dnnl::reorder::primitive_desc(eng, s_md, eng, p_md));
+    }
 
-    float* qkv = p.qkv.data();
+    void* qkv = bf16 ? p.qkv16.get_data_handle() : p.qkv.data();
+    const size_t esz = bf16 ? 2 : 4;
     p.q_mem = memory(q_md, eng, qkv);
-    p.k_mem = memory(kt_md, eng, qkv + D);
-    p.v_mem = memory(v_md, eng, qkv + 2 * D);
+    p.k_mem = memory(kt_md, eng, static_cast<char*>(qkv) + D * esz);
+    p.v_mem = memory(v_md, eng, static_cast<char*>(qkv) + 2 * D * esz);
     p.scores_mem = memory(s_md, eng, p.scores.data());
-    p.ctx_mem = memory(ctx_md, eng, p.ctx.data());
+    p.ctx_mem = memory(ctx_md, eng, bf16 ? p.ctx16.get_data_handle() : p.ctx.data());
     return p;
 }
 
@@ -292,15 +330,17 @@ void Encoder::forward(const float* patches, int B, float* logits, AttentionCaptu
     const int64_t np = s.n_prefix, M = B * T;
     if (B <= 0) throw std::invalid_argument("Encoder::forward: batch size must be positive");
     auto it = m.plans.find(B);
-    if (it == m.plans.end()) it = m.plans.emplace(B, make_plan(m.eng, s, B)).first;
+    if (it == m.plans.end()) it = m.plans.emplace(B, make_plan(m.eng, s, B, precision_)).first;
     Plan& p = it->second;
     dnnl::stream& st = m.strm;
     StageClock clock(profiling_on_, st, times_);
 
-    if (capture) {
-        capture->attention = Tensor({L, B, H, T, T});
-        capture->token_norms = Tensor({L, B, T});
+    if (capture) {  // every element is written below: reuse the buffers when the shape holds
+        const std::vector<int64_t> a_shape{L, B, H, T, T}, n_shape{L, B, T};
+        if (capture->attention.shape() != a_shape) capture->attention = Tensor::uninitialized(a_shape);
+        if (capture->token_norms.shape() != n_shape) capture->token_norms = Tensor::uninitialized(n_shape);
     }
+    const bool bf16 = precision_ == Precision::BF16;
 
     // Patch embedding, then tokens: [prefix..., patches] + position embedding.
     m.patch.forward(st, patches, p.pe.data(), B * N);
@@ -322,22 +362,39 @@ void Encoder::forward(const float* patches, int B, float* logits, AttentionCaptu
         // Attention: x += proj(softmax(Q K^T / sqrt(d)) V)
         m.ln.forward(st, x, p.h.data(), M, blk.ln1);
         clock.mark(kLayerNorm);
-        blk.qkv.forward(st, p.h.data(), p.qkv.data(), M);
+        if (bf16) blk.qkv.forward(st, p.h.data(), dt::f32, p.qkv16.get_data_handle(), dt::bf16, M);
+        else blk.qkv.forward(st, p.h.data(), p.qkv.data(), M);
         clock.mark(kQKV);
         if (capture) p.scores_mem.set_data_handle(capture->attention.data() + l * B * H * T * T);
         p.score_mm.execute(st, {{DNNL_ARG_SRC, p.q_mem}, {DNNL_ARG_WEIGHTS, p.k_mem}, {DNNL_ARG_DST, p.scores_mem}});
         clock.mark(kScores);
-        p.softmax.execute(st, {{DNNL_ARG_SRC, p.scores_mem}, {DNNL_ARG_DST, p.scores_mem}});
+        memory probs = p.scores_mem;
+        if (bf16 && !capture) {
+            p.softmax_bf16.execute(st, {{DNNL_ARG_SRC, p.scores_mem}, {DNNL_ARG_DST, p.probs16}});
+            probs = p.probs16;
+        } else {
+            p.softmax.execute(st, {{DNNL_ARG_SRC, p.scores_mem}, {DNNL_ARG_DST, p.scores_mem}});
+            if (bf16) {
+                p.probs_to_bf16.execute(st, p.scores_mem, p.probs16);
+                probs = p.probs16;
+            }
+        }
         clock.mark(kSoftmax);
-        p.ctx_mm.execute(st, {{DNNL_ARG_SRC, p.scores_mem}, {DNNL_ARG_WEIGHTS, p.v_mem}, {DNNL_ARG_DST, p.ctx_mem}});
+        p.ctx_mm.execute(st, {{DNNL_ARG_SRC, probs}, {DNNL_ARG_WEIGHTS, p.v_mem}, {DNNL_ARG_DST, p.ctx_mem}});
         clock.mark(kContext);
-        blk.proj.forward(st, p.ctx.data(), x, M);
+        if (bf16) blk.proj.forward(st, p.ctx16.get_data_handle(), dt::bf16, x, dt::f32, M);
+        else blk.proj.forward(st, p.ctx.data(), x, M);
         clock.mark(kProjection);
         // MLP: x += fc2(gelu(fc1(LN(x))))
         m.ln.forward(st, x, p.h.data(), M, blk.ln2);
         clock.mark(kLayerNorm);
-        blk.fc1.forward(st, p.h.data(), p.mid.data(), M);
-        blk.fc2.forward(st, p.mid.data(), x, M);
+        if (bf16) {
+            blk.fc1.forward(st, p.h.data(), dt::f32, p.mid16.get_data_handle(), dt::bf16, M);
+            blk.fc2.forward(st, p.mid16.get_data_handle(), dt::bf16, x, dt::f32, M);
+        } else {
+            blk.fc1.forward(st, p.h.data(), p.mid.data(), M);
+            blk.fc2.forward(st, p.mid.data(), x, M);
+        }
         clock.mark(kMLP);
         if (capture) {
             st.wait();

@@ -94,3 +94,44 @@ TEST(Encoder, CaptureDoesNotChangeLogits) {
         EXPECT_NEAR(s, 1.0, 1e-5);
     }
 }
+
+// bf16 hands the context matmul bf16 probabilities either straight from the
+// softmax or, when attention is captured, rounded after an f32 softmax: both
+// stay within the bf16 parity bound of the f32 logits (the two roundings of the
+// same probabilities differ by bf16 noise, not more). Capture buffers follow
+// the batch size.
+TEST(Encoder, Bf16CaptureAndPlainAgreeAndCaptureFollowsBatch) {
+    if (!cpu_has_bf16()) GTEST_SKIP() << "this CPU has no AVX512-BF16/AMX: bf16 path not available";
+    Classifier clf(fixture("hf_vit_f32"), {Precision::BF16, 1});
+    Classifier ref(fixture("hf_vit_f32"), {Precision::F32, 1});
+    const ModelSpec& s = clf.spec();
+    const int K = s.num_classes;
+    std::vector<cv::Mat> imgs{decode_image(fixture("images/img0.png")), decode_image(fixture("images/img2.png"))};
+    auto plain = clf.classify(imgs, 7);
+    auto exact = ref.classify(imgs, 7);
+    const int64_t per = int64_t(s.patches()) * s.patch_dim();
+    Tensor x({2, per});
+    for (int i = 0; i < 2; ++i) {
+        Tensor t = prepare_image(imgs[size_t(i)], s, nullptr);
+        std::copy(t.data(), t.data() + per, x.data() + i * per);
+    }
+    AttentionCapture cap;
+    std::vector<float> logits(size_t(2 * K));
+    clf.encoder().forward(x.data(), 2, logits.data(), &cap);
+    EXPECT_EQ(cap.attention.shape(), (std::vector<int64_t>{s.layers, 2, s.heads, s.tokens(), s.tokens()}));
+    for (int b = 0; b < 2; ++b) {
+        const auto& e = exact[size_t(b)].logits;
+        const float tol = 3e-2f * max_abs(e);
+        std::vector<float> captured(logits.begin() + b * K, logits.begin() + (b + 1) * K);
+        EXPECT_EQ(top5(captured)[0], top5(e)[0]);
+        EXPECT_EQ(top5(plain[size_t(b)].logits)[0], top5(e)[0]);
+        for (int k = 0; k < K; ++k) {
+            EXPECT_NEAR(captured[size_t(k)], e[size_t(k)], tol) << "image " << b << " logit " << k;
+            EXPECT_NEAR(plain[size_t(b)].logits[size_t(k)], e[size_t(k)], tol) << "image " << b << " logit " << k;
+        }
+    }
+    clf.encoder().forward(x.data(), 1, logits.data(), &cap);
+    EXPECT_EQ(cap.attention.shape(), (std::vector<int64_t>{s.layers, 1, s.heads, s.tokens(), s.tokens()}));
+    EXPECT_EQ(cap.token_norms.shape(), (std::vector<int64_t>{s.layers, 1, s.tokens()}));
+    for (int k = 0; k < K; ++k) EXPECT_NEAR(logits[size_t(k)], exact[0].logits[size_t(k)], 3e-2f * max_abs(exact[0].logits));
+}
