@@ -37,11 +37,13 @@ Names names_for(const ModelSpec& s) {
 
 }  // namespace
 
-EncoderWeights load_top_weights(const SafeTensors& st, const ModelSpec& s) {
+EncoderWeights load_top_weights(const SafeTensors& st, const ModelSpec& s, Borrow borrow) {
     const int64_t D = s.hidden, K = s.num_classes, T = s.tokens(), C = s.channels, P = s.patch;
     Names n = names_for(s);
     EncoderWeights w;
-    auto get = [&](const std::string& name, std::vector<int64_t> shape) { return st.to_f32(name, shape); };
+    auto get = [&](const std::string& name, std::vector<int64_t> shape) {
+        return borrow == Borrow::Views ? st.view_f32(name, shape) : st.to_f32(name, shape);
+    };
 
     w.patch_w = get(n.patch_w, {D, C, P, P});
     w.patch_w.reshape({D, C * P * P});
@@ -82,10 +84,12 @@ EncoderWeights load_top_weights(const SafeTensors& st, const ModelSpec& s) {
     return w;
 }
 
-BlockWeights load_block_weights(const SafeTensors& st, const ModelSpec& s, int l) {
+BlockWeights load_block_weights(const SafeTensors& st, const ModelSpec& s, int l, Borrow borrow) {
     const int64_t D = s.hidden, I = s.mlp;
     Names n = names_for(s);
-    auto get = [&](const std::string& name, std::vector<int64_t> shape) { return st.to_f32(name, shape); };
+    auto get = [&](const std::string& name, std::vector<int64_t> shape) {
+        return borrow == Borrow::Views ? st.view_f32(name, shape) : st.to_f32(name, shape);
+    };
     BlockWeights b;
     std::string p = n.block_prefix + std::to_string(l) + ".";
     if (n.fused_qkv) {
@@ -109,7 +113,7 @@ BlockWeights load_block_weights(const SafeTensors& st, const ModelSpec& s, int l
         std::string a = p + "attention.attention.";
         b.ln1_w = get(p + "layernorm_before.weight", {D});
         b.ln1_b = get(p + "layernorm_before.bias", {D});
-        b.qkv_w = Tensor({3 * D, D});
+        b.qkv_w = Tensor::uninitialized({3 * D, D});
         b.qkv_b = Tensor({3 * D});
         const char* parts[3] = {"query", "key", "value"};
         for (int k = 0; k < 3; ++k) {

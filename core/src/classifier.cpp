@@ -59,12 +59,23 @@ Classifier::Classifier(const std::string& dir, ClassifierOptions opt) {
     auto t0 = std::chrono::steady_clock::now();
     threads_ = opt.threads > 0 ? opt.threads : default_thread_count();
     set_thread_count(threads_);
-    // Blocks stream from the mapped file into the encoder one at a time.
+    // Blocks stream from the mapped file into the encoder one at a time. F32
+    // weights are reordered straight from the mapping (no f32 copy), and the
+    // mapped pages are let go after each block, so the resident set holds the
+    // reordered weights plus about one block of the file.
     SafeTensors st = open_checkpoint(dir);
     spec_ = read_model_spec(dir, st);
-    EncoderWeights top = load_top_weights(st, spec_);
-    encoder_ = std::make_unique<Encoder>(
-        spec_, top, [&](int l) { return load_block_weights(st, spec_, l); }, opt.precision);
+    {
+        EncoderWeights top = load_top_weights(st, spec_, Borrow::Views);
+        encoder_ = std::make_unique<Encoder>(
+            spec_, top,
+            [&](int l) {
+                st.release_pages();  // block l-1 is reordered by now
+                return load_block_weights(st, spec_, l, Borrow::Views);
+            },
+            opt.precision);
+    }
+    st.release_pages();
     load_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 

@@ -245,29 +245,28 @@ Tensor SafeTensors::to_f32(const std::string& name) const {
     const uint8_t* p = raw(t);
     const int64_t n = out.numel();
     float* o = out.data();
-    switch (t.dtype) {
-        case DType::F32: std::memcpy(o, p, n * 4); break;
-        case DType::F16:
-            for (int64_t i = 0; i < n; ++i) {
-                uint16_t v;
-                std::memcpy(&v, p + 2 * i, 2);
-                o[i] = f16_to_f32(v);
-            }
-            break;
-        case DType::BF16:
-            for (int64_t i = 0; i < n; ++i) {
-                uint16_t v;
-                std::memcpy(&v, p + 2 * i, 2);
-                o[i] = bf16_to_f32(v);
-            }
-            break;
-        default:
-            fail(path_, "tensor '" + name + "' has dtype " + t.dtype_str + "; weights must be F32, F16 or BF16");
+    if (t.dtype != DType::F32 && t.dtype != DType::F16 && t.dtype != DType::BF16)
+        fail(path_, "tensor '" + name + "' has dtype " + t.dtype_str + "; weights must be F32, F16 or BF16");
+    // One pass, both cores: convert and look for NaN/Inf at once (loading is
+    // mostly this loop and the page faults it takes).
+    const DType dtype = t.dtype;
+    int64_t first_bad = n;
+#pragma omp parallel for schedule(static) reduction(min : first_bad) if (n >= (1 << 16))
+    for (int64_t i = 0; i < n; ++i) {
+        float v;
+        if (dtype == DType::F32) {
+            std::memcpy(&v, p + 4 * i, 4);
+        } else {
+            uint16_t h;
+            std::memcpy(&h, p + 2 * i, 2);
+            v = dtype == DType::F16 ? f16_to_f32(h) : bf16_to_f32(h);
+        }
+        o[i] = v;
+        if (!std::isfinite(v) && i < first_bad) first_bad = i;
     }
-    for (int64_t i = 0; i < n; ++i)
-        if (!std::isfinite(o[i]))
-            fail(path_, "tensor '" + name + "' holds a non-finite value (" + std::to_string(o[i]) +
-                            ") at element " + std::to_string(i));
+    if (first_bad < n)
+        fail(path_, "tensor '" + name + "' holds a non-finite value (" + std::to_string(o[first_bad]) +
+                        ") at element " + std::to_string(first_bad));
     // The converted copy is what callers keep: let the kernel drop the file
     // pages it came from, so a whole checkpoint is never resident twice.
     if (mapped_) {
@@ -277,6 +276,28 @@ Tensor SafeTensors::to_f32(const std::string& name) const {
         if (b > a) ::madvise(reinterpret_cast<void*>(a), b - a, MADV_DONTNEED);
     }
     return out;
+}
+
+Tensor SafeTensors::view_f32(const std::string& name, const std::vector<int64_t>& expected) const {
+    const TensorInfo& t = info(name);
+    if (t.shape != expected)
+        fail(path_, "tensor '" + name + "' has shape " + shape_str(t.shape) + ", expected " + shape_str(expected));
+    const uint8_t* p = raw(t);
+    if (!mapped_ || t.dtype != DType::F32 || reinterpret_cast<uintptr_t>(p) % alignof(float) != 0) return to_f32(name);
+    const float* f = reinterpret_cast<const float*>(p);
+    const int64_t n = static_cast<int64_t>((t.end - t.begin) / 4);
+    int64_t first_bad = n;
+#pragma omp parallel for schedule(static) reduction(min : first_bad) if (n >= (1 << 16))
+    for (int64_t i = 0; i < n; ++i)
+        if (!std::isfinite(f[i]) && i < first_bad) first_bad = i;
+    if (first_bad < n)
+        fail(path_, "tensor '" + name + "' holds a non-finite value (" + std::to_string(f[first_bad]) +
+                        ") at element " + std::to_string(first_bad));
+    return Tensor::borrow(f, t.shape);
+}
+
+void SafeTensors::release_pages() const {
+    if (mapped_) ::madvise(const_cast<uint8_t*>(base_), file_size_, MADV_DONTNEED);
 }
 
 Tensor SafeTensors::to_f32(const std::string& name, const std::vector<int64_t>& expected) const {

@@ -113,3 +113,31 @@ TEST(Weights, MmapFromFile) {
     EXPECT_FLOAT_EQ(st.to_f32("x")[2], 3.f);
     EXPECT_THROW(SafeTensors(d / "missing.safetensors"), ModelError);
 }
+
+// The loader reads F32 weights in place: a view of the mapping, never a copy,
+// refused on NaN/Inf like a copy, and still readable after its pages are let go.
+TEST(Weights, F32ViewsBorrowTheMapping) {
+    TempDir d;
+    write_file(d / "w.safetensors", make_safetensors({{"f", "F32", {2, 2}, {1, 2, 3, 4}},
+                                                      {"h", "F16", {2}, {5, 6}},
+                                                      {"bad", "F32", {3}, {0, std::nanf(""), 1}}}));
+    SafeTensors st(d / "w.safetensors");
+    Tensor v = st.view_f32("f", {2, 2});
+    EXPECT_TRUE(v.borrowed());
+    st.release_pages();
+    EXPECT_EQ(v[3], 4.f);
+    Tensor copy = v;  // copies own their data
+    EXPECT_FALSE(copy.borrowed());
+    EXPECT_EQ(copy[0], 1.f);
+    Tensor h = st.view_f32("h", {2});  // other dtypes are converted
+    EXPECT_FALSE(h.borrowed());
+    EXPECT_EQ(h[1], 6.f);
+    try {
+        st.view_f32("bad", {3});
+        FAIL() << "NaN accepted";
+    } catch (const ModelError& e) {
+        EXPECT_NE(std::string(e.what()).find("tensor 'bad' holds a non-finite value (nan) at element 1"), std::string::npos)
+            << e.what();
+    }
+    EXPECT_THROW(st.view_f32("f", {4}), ModelError);
+}

@@ -116,7 +116,10 @@ std::string make_safetensors(const std::vector<StTensor>& tensors, const std::st
         }
         h[t.name] = {{"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {begin, data.size()}}};
     }
-    return make_safetensors_raw(header_override.empty() ? h.dump() : header_override, data);
+    if (!header_override.empty()) return make_safetensors_raw(header_override, data);
+    std::string header = h.dump();
+    header.append((8 - header.size() % 8) % 8, ' ');  // as the reference writer pads: 8-aligned data
+    return make_safetensors_raw(header, data);
 }
 
 void copy_dir(const std::string& src, const std::string& dst) {

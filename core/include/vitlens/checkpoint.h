@@ -38,8 +38,12 @@ struct EncoderWeights {
 EncoderWeights load_encoder_weights(const SafeTensors& st, const ModelSpec& spec);
 // The same in two parts, so a loader can stream blocks one at a time:
 // everything but the blocks (w.blocks stays empty), then block `layer`.
-EncoderWeights load_top_weights(const SafeTensors& st, const ModelSpec& spec);
-BlockWeights load_block_weights(const SafeTensors& st, const ModelSpec& spec, int layer);
+// With Borrow::Views, F32 tensors are read-only views of st's mapping (no
+// copy; see SafeTensors::view_f32): use them before `st` is destroyed.
+enum class Borrow { Copies, Views };
+EncoderWeights load_top_weights(const SafeTensors& st, const ModelSpec& spec, Borrow borrow = Borrow::Copies);
+BlockWeights load_block_weights(const SafeTensors& st, const ModelSpec& spec, int layer,
+                                Borrow borrow = Borrow::Copies);
 
 // A loaded checkpoint directory: spec + weights.
 struct Checkpoint {

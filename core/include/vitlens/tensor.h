@@ -15,6 +15,11 @@ public:
     explicit Tensor(std::vector<int64_t> shape);  // zero-filled
     // Same, contents left uninitialised (for buffers about to be overwritten).
     static Tensor uninitialized(std::vector<int64_t> shape);
+    // A read-only view of `numel(shape)` floats owned by someone else (a
+    // mapped checkpoint): never written through, valid while they live.
+    // Copies of a view own their data.
+    static Tensor borrow(const float* data, std::vector<int64_t> shape);
+    bool borrowed() const { return data_.get_deleter().borrowed; }
 
     Tensor(const Tensor& other);
     Tensor& operator=(const Tensor& other);
@@ -38,12 +43,18 @@ public:
 private:
     Tensor(std::vector<int64_t> shape, bool zero);
     struct Free {
+        bool borrowed;  // no initialiser: unique_ptr value-initialises its deleter to false
         void operator()(float* p) const;
     };
     std::vector<int64_t> shape_;
     int64_t numel_ = 0;
     std::unique_ptr<float, Free> data_;
 };
+
+// 64-byte aligned memory of at least `bytes` (zero-filled when `zero`); from
+// 4 MiB on it is 2 MiB aligned and backed by transparent huge pages where the
+// kernel allows. Release with std::free.
+void* aligned_buffer(size_t bytes, bool zero);
 
 // "[2304, 768]"
 std::string shape_str(const std::vector<int64_t>& shape);

@@ -57,6 +57,14 @@ public:
     // Same, checking the shape first ("got [..], expected [..]").
     Tensor to_f32(const std::string& name, const std::vector<int64_t>& expected) const;
 
+    // Like to_f32, but an F32 tensor whose bytes are 4-aligned in a mapped
+    // file comes back as a read-only view of the mapping (Tensor::borrow, no
+    // copy): valid only while this SafeTensors lives. Other dtypes are converted.
+    Tensor view_f32(const std::string& name, const std::vector<int64_t>& expected) const;
+    // Lets the kernel drop the mapped pages from this process's resident set
+    // (views stay valid and are read back from the page cache on next use).
+    void release_pages() const;
+
     // Raw bytes of a tensor (inside the mapping).
     const uint8_t* raw(const TensorInfo& t) const { return data_ + t.begin; }
 
