@@ -1,11 +1,13 @@
 // vitlens bench: how fast the encoder runs here.
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <iostream>
 #include <random>
+#include <string>
 
 #include "common.h"
 #include "vitlens/checkpoint.h"
@@ -14,10 +16,19 @@ namespace vitlens::app {
 
 namespace {
 
-double peak_rss_mib() {
-    rusage u{};
-    getrusage(RUSAGE_SELF, &u);
-    return u.ru_maxrss / 1024.0;
+// A "VmHWM:"/"VmRSS:" line of /proc/self/status, in MiB (-1 if unreadable).
+double status_mib(const char* key) {
+    std::ifstream f("/proc/self/status");
+    std::string line;
+    while (std::getline(f, line))
+        if (line.rfind(key, 0) == 0) return std::atof(line.c_str() + std::strlen(key)) / 1024.0;
+    return -1;
+}
+
+// Starts a new peak-RSS window (Linux: writing 5 to clear_refs resets VmHWM).
+void reset_peak_rss() {
+    std::ofstream f("/proc/self/clear_refs");
+    f << "5";
 }
 
 double quantile(std::vector<double> v, double q) {
@@ -80,6 +91,8 @@ int cmd_bench(int argc, char** argv) {
     }
     double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     Encoder& e = clf ? clf->encoder() : *enc;
+    const double load_peak_mib = status_mib("VmHWM:");
+    reset_peak_rss();
 
     std::mt19937 rng(1);
     std::normal_distribution<float> nd;
@@ -104,14 +117,17 @@ int cmd_bench(int argc, char** argv) {
     double total = 0;
     for (double v : st) total += v;
 
+    const double run_peak_mib = status_mib("VmHWM:");
+    const double weights_mib = spec.parameter_count() * 4.0 / (1 << 20);
     double med = quantile(ms, 0.5), p90 = quantile(ms, 0.9);
     double ips = batch * 1000.0 / med, gflops = spec.gflops() * batch / (med / 1000.0);
     if (format == "json") {
         std::printf("{\"model\": \"%s\", \"batch\": %d, \"threads\": %d, \"precision\": \"%s\", \"attention\": %s, "
                     "\"median_ms\": %.4f, \"p90_ms\": %.4f, \"images_per_s\": %.4f, \"gflops\": %.3f, "
-                    "\"gflop_per_image\": %.4f, \"load_s\": %.4f, \"peak_rss_mib\": %.1f, \"stages\": {",
+                    "\"gflop_per_image\": %.4f, \"load_s\": %.4f, \"weights_f32_mib\": %.1f, "
+                    "\"load_peak_rss_mib\": %.1f, \"peak_rss_mib\": %.1f, \"stages\": {",
                     json_escape(what).c_str(), batch, threads, precision_name(e.precision()), capture ? "true" : "false",
-                    med, p90, ips, gflops, spec.gflops(), load_s, peak_rss_mib());
+                    med, p90, ips, gflops, spec.gflops(), load_s, weights_mib, load_peak_mib, run_peak_mib);
         for (int s = 0; s < kStageCount; ++s)
             std::printf("%s\"%s\": %.4f", s ? ", " : "", stage_name(s), total > 0 ? st[s] / total : 0.0);
         std::printf("}}\n");
@@ -122,7 +138,8 @@ int cmd_bench(int argc, char** argv) {
         std::printf("latency:     median %.2f ms, p90 %.2f ms per batch\n", med, p90);
         std::printf("throughput:  %.1f images/s, %.1f GFLOP/s (%.3f GFLOP per image)\n", ips, gflops, spec.gflops());
         std::printf("load:        %.3f s\n", load_s);
-        std::printf("peak RSS:    %.1f MiB\n", peak_rss_mib());
+        std::printf("weights:     %.1f MiB as f32\n", weights_mib);
+        std::printf("peak RSS:    %.1f MiB while loading, %.1f MiB while running\n", load_peak_mib, run_peak_mib);
         std::printf("stages:     ");
         for (int s = 0; s < kStageCount; ++s) std::printf(" %s %.1f%%", stage_name(s), total > 0 ? 100 * st[s] / total : 0.0);
         std::printf("\n");

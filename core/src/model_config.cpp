@@ -67,6 +67,14 @@ double ModelSpec::gflops() const {
     return 2 * macs / 1e9;
 }
 
+int64_t ModelSpec::parameter_count() const {
+    const int64_t D = hidden, I = mlp, T = tokens(), K = num_classes;
+    int64_t n = int64_t(patch_dim()) * D + D + n_prefix * D + T * D;          // patch embedding, tokens, positions
+    n += int64_t(layers) * (4 * D + 3 * D * D + 3 * D + D * D + D + 2 * D * I + I + D);  // LNs, QKV, proj, MLP
+    n += 2 * D + (K * D + K) * (distilled_heads ? 2 : 1);                      // final norm, head(s)
+    return n;
+}
+
 namespace {
 
 [[noreturn]] void fail(const std::string& file, const std::string& what) { throw ModelError(file + ": " + what); }
