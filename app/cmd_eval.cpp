@@ -46,7 +46,7 @@ cv::Mat render_confusion(const std::vector<std::vector<int>>& cm, const std::vec
 int cmd_eval(int argc, char** argv) {
     ModelOptions mo;
     std::vector<std::string> idx;
-    std::string folder, format = "text", confusion;
+    std::string folder, format = "text", confusion, predictions;
     int limit = 0, batch = 64;
     bool overwrite = false;
     po::options_description d("Options");
@@ -59,7 +59,9 @@ int cmd_eval(int argc, char** argv) {
          "ImageFolder: ROOT/<label>/<image>, folder names matched to the model's labels (case-insensitive)")
         ("format,f", po::value(&format)->default_value("text")->value_name("F"), "text | json")
         ("confusion", po::value(&confusion)->value_name("FILE.png"), "also render the confusion matrix as a PNG")
-        ("overwrite", po::bool_switch(&overwrite), "replace an existing --confusion file")
+        ("predictions", po::value(&predictions)->value_name("FILE.csv"),
+         "also write one row per image: index,image,label,predicted,probability (compare runs, e.g. f32 vs bf16)")
+        ("overwrite", po::bool_switch(&overwrite), "replace an existing --confusion or --predictions file")
         ("limit", po::value(&limit)->default_value(0)->value_name("N"), "evaluate only the first N images")
         ("batch,b", po::value(&batch)->default_value(64)->value_name("N"), "images per encoder call");
     po::variables_map vm;
@@ -75,6 +77,7 @@ int cmd_eval(int argc, char** argv) {
     if (limit < 0) throw UsageError("--limit must be >= 0");
     if (batch < 1 || batch > 4096) throw UsageError("--batch must be in [1, 4096]");
     if (!confusion.empty()) check_can_write(confusion, overwrite);
+    if (!predictions.empty()) check_can_write(predictions, overwrite);
 
     Classifier clf(mo.resolve(), mo.classifier_options());
     const ModelSpec& s = clf.spec();
@@ -103,6 +106,8 @@ int cmd_eval(int argc, char** argv) {
     const int64_t per = int64_t(s.patches()) * s.patch_dim();
     Tensor buf({int64_t(batch), per});
     std::vector<int> truth;
+    std::vector<size_t> which;  // dataset index of each row in the batch
+    std::string rows = "index,image,label,predicted,probability\n";
     Progress progress("eval", n);
     double t0 = now_seconds();
     auto flush = [&] {
@@ -111,6 +116,12 @@ int cmd_eval(int argc, char** argv) {
         for (size_t i = 0; i < truth.size(); ++i) {
             int y = truth[i], p = preds[i].top[0].index;
             cm[y][p]++;
+            if (!predictions.empty()) {
+                const size_t j = which[i];
+                rows += std::to_string(j) + "," + csv_field(idx.empty() ? items[j].path : "idx:" + std::to_string(j)) +
+                        "," + csv_field(s.labels[y]) + "," + csv_field(s.labels[p]) + "," + float_str(preds[i].top[0].prob) +
+                        "\n";
+            }
             per_total[y]++;
             if (p == y) { ++top1; ++per_ok[y]; }
             for (const TopEntry& t : preds[i].top)
@@ -118,6 +129,7 @@ int cmd_eval(int argc, char** argv) {
         }
         evaluated += static_cast<int>(truth.size());
         truth.clear();
+        which.clear();
         progress.update(evaluated + failed);
     };
     for (size_t i = 0; i < n; ++i) {
@@ -126,6 +138,7 @@ int cmd_eval(int argc, char** argv) {
             Tensor t = prepare_image(rgb, s, nullptr);
             std::copy(t.data(), t.data() + per, buf.data() + truth.size() * per);
             truth.push_back(idx.empty() ? items[i].label : set.labels[i]);
+            which.push_back(i);
         } catch (const InputError& e) {
             std::cerr << "\nvitlens: " << e.what() << "\n";
             ++failed;
@@ -182,6 +195,10 @@ int cmd_eval(int argc, char** argv) {
         cv::cvtColor(img, rgb, cv::COLOR_BGR2RGB);
         write_image_atomic(confusion, rgb);
         std::cerr << "vitlens: confusion matrix -> " << confusion << "\n";
+    }
+    if (!predictions.empty()) {
+        write_text_atomic(predictions, rows);
+        std::cerr << "vitlens: " << evaluated << " predictions -> " << predictions << "\n";
     }
     return failed ? kInputError : kOk;
 }
