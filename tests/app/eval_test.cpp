@@ -92,9 +92,29 @@ TEST(Eval, ImageFolderKnownAccuracy) {
         fs::copy_file(fixture("images/" + img), d / ("root/" + cls + "/" + img));
         ++i;
     }
-    auto r = run_cli({"eval", "--model", fixture("hf_vit_f32"), "--folder", d / "root", "--format", "json"});
+    auto r = run_cli({"eval", "--model", fixture("hf_vit_f32"), "--folder", d / "root", "--format", "json",
+                      "--predictions", d / "pred.csv"});
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_DOUBLE_EQ(json::parse(r.out)["top1"].get<double>(), 75.0);
+    // --predictions: a header and one row per image; exactly one row disagrees.
+    std::istringstream csv(read_file(d / "pred.csv"));
+    std::string line;
+    std::getline(csv, line);
+    EXPECT_EQ(line, "index,image,label,predicted,probability");
+    int rows = 0, wrong = 0;
+    while (std::getline(csv, line)) {
+        ++rows;
+        std::vector<std::string> f;
+        std::istringstream ls(line);
+        for (std::string x; std::getline(ls, x, ',');) f.push_back(x);
+        ASSERT_EQ(f.size(), 5u) << line;
+        EXPECT_NE(f[1].find("/root/"), std::string::npos) << line;
+        wrong += f[2] != f[3];
+    }
+    EXPECT_EQ(rows, 4);
+    EXPECT_EQ(wrong, 1);
+    auto again = run_cli({"eval", "--model", fixture("hf_vit_f32"), "--folder", d / "root", "--predictions", d / "pred.csv"});
+    EXPECT_EQ(again.code, 5) << again.err;  // exists: needs --overwrite
 
     fs::create_directories(d / "root/Zebra");
     auto bad = run_cli({"eval", "--model", fixture("hf_vit_f32"), "--folder", d / "root"});
@@ -142,4 +162,27 @@ TEST(BundledModel, FiveHundredTestImagesAtLeast88Percent) {
     json j = json::parse(r.out);
     EXPECT_EQ(j["images"], 500);
     EXPECT_GE(j["top1"].get<double>(), 88.0);
+}
+
+// bf16 and f32 name the same class for at least 99% of the first 500 test
+// images (the whole test set: 9991/10000, bench/compare_peers.sh).
+TEST(BundledModel, Bf16AgreesWithF32OnTop1) {
+    if (!fs::exists(kData + "/t10k-images-idx3-ubyte.gz"))
+        GTEST_SKIP() << "Debian package dataset-fashion-mnist is not installed (" << kData << " missing)";
+    TempDir d;
+    for (const char* p : {"f32", "bf16"}) {
+        auto r = run_cli({"eval", "--idx", kData + "/t10k-images-idx3-ubyte.gz", kData + "/t10k-labels-idx1-ubyte.gz",
+                          "--limit", "500", "--precision", p, "--predictions", d / (std::string(p) + ".csv")});
+        ASSERT_EQ(r.code, 0) << r.err;
+        if (r.err.find("running in f32") != std::string::npos) GTEST_SKIP() << "no bf16 on this CPU: " << r.err;
+    }
+    std::istringstream a(read_file(d / "f32.csv")), b(read_file(d / "bf16.csv"));
+    std::string la, lb;
+    int n = 0, same = 0;
+    while (std::getline(a, la) && std::getline(b, lb)) {
+        if (n++ == 0) continue;
+        same += la.substr(0, la.rfind(',')) == lb.substr(0, lb.rfind(','));
+    }
+    EXPECT_EQ(n, 501);
+    EXPECT_GE(same, 495) << same << " of 500 agree";
 }
