@@ -190,7 +190,24 @@ struct Plan {
     dnnl::reorder probs_to_bf16;            // after the in-place softmax, when capturing
     memory q_mem, k_mem, v_mem, scores_mem, ctx_mem;
     memory qkv16, probs16, ctx16, mid16;
+    std::vector<memory> capture_mems;  // per layer, into the caller's capture buffer
+    const float* capture_base = nullptr;
 };
+
+// L2 norm of each of the M rows of x (M, D): 16 float lanes, then summed in double.
+void row_norms(const float* x, int64_t M, int64_t D, float* out) {
+    for (int64_t r = 0; r < M; ++r) {
+        const float* row = x + r * D;
+        float lane[16] = {};
+        int64_t k = 0;
+        for (; k + 16 <= D; k += 16)
+            for (int j = 0; j < 16; ++j) lane[j] += row[k + j] * row[k + j];
+        double acc = 0;
+        for (; k < D; ++k) acc += double(row[k]) * row[k];
+        for (float v : lane) acc += v;
+        out[r] = static_cast<float>(std::sqrt(acc));
+    }
+}
 }  // namespace
 
 struct Encoder::Impl {
@@ -341,6 +358,12 @@ void Encoder::forward(const float* patches, int B, float* logits, AttentionCaptu
         if (capture->token_norms.shape() != n_shape) capture->token_norms = Tensor::uninitialized(n_shape);
     }
     const bool bf16 = precision_ == Precision::BF16;
+    if (capture && p.capture_base != capture->attention.data()) {
+        p.capture_mems.clear();
+        for (int64_t l = 0; l < L; ++l)
+            p.capture_mems.emplace_back(p.scores_mem.get_desc(), m.eng, capture->attention.data() + l * B * H * T * T);
+        p.capture_base = capture->attention.data();
+    }
 
     // Patch embedding, then tokens: [prefix..., patches] + position embedding.
     m.patch.forward(st, patches, p.pe.data(), B * N);
@@ -365,17 +388,17 @@ void Encoder::forward(const float* patches, int B, float* logits, AttentionCaptu
         if (bf16) blk.qkv.forward(st, p.h.data(), dt::f32, p.qkv16.get_data_handle(), dt::bf16, M);
         else blk.qkv.forward(st, p.h.data(), p.qkv.data(), M);
         clock.mark(kQKV);
-        if (capture) p.scores_mem.set_data_handle(capture->attention.data() + l * B * H * T * T);
-        p.score_mm.execute(st, {{DNNL_ARG_SRC, p.q_mem}, {DNNL_ARG_WEIGHTS, p.k_mem}, {DNNL_ARG_DST, p.scores_mem}});
+        memory scores = capture ? p.capture_mems[size_t(l)] : p.scores_mem;  // a handle: cheap to copy
+        p.score_mm.execute(st, {{DNNL_ARG_SRC, p.q_mem}, {DNNL_ARG_WEIGHTS, p.k_mem}, {DNNL_ARG_DST, scores}});
         clock.mark(kScores);
-        memory probs = p.scores_mem;
+        memory probs = scores;
         if (bf16 && !capture) {
-            p.softmax_bf16.execute(st, {{DNNL_ARG_SRC, p.scores_mem}, {DNNL_ARG_DST, p.probs16}});
+            p.softmax_bf16.execute(st, {{DNNL_ARG_SRC, scores}, {DNNL_ARG_DST, p.probs16}});
             probs = p.probs16;
         } else {
-            p.softmax.execute(st, {{DNNL_ARG_SRC, p.scores_mem}, {DNNL_ARG_DST, p.scores_mem}});
+            p.softmax.execute(st, {{DNNL_ARG_SRC, scores}, {DNNL_ARG_DST, scores}});
             if (bf16) {
-                p.probs_to_bf16.execute(st, p.scores_mem, p.probs16);
+                p.probs_to_bf16.execute(st, scores, p.probs16);
                 probs = p.probs16;
             }
         }
@@ -398,15 +421,9 @@ void Encoder::forward(const float* patches, int B, float* logits, AttentionCaptu
         clock.mark(kMLP);
         if (capture) {
             st.wait();
-            float* norms = capture->token_norms.data() + l * B * T;
-            for (int64_t r = 0; r < M; ++r) {
-                double acc = 0;
-                for (int64_t k = 0; k < D; ++k) acc += double(x[r * D + k]) * x[r * D + k];
-                norms[r] = static_cast<float>(std::sqrt(acc));
-            }
+            row_norms(x, M, D, capture->token_norms.data() + l * B * T);
         }
     }
-    if (capture) p.scores_mem.set_data_handle(p.scores.data());
 
     // Pooling and head(s).
     st.wait();
