@@ -119,15 +119,23 @@ int cmd_bench(int argc, char** argv) {
 
     const double run_peak_mib = status_mib("VmHWM:");
     const double weights_mib = spec.parameter_count() * 4.0 / (1 << 20);
+    // The encoder's f32 working buffers for this batch (input patches,
+    // residual stream, LayerNorm output, QKV, scores, context, MLP hidden, patch
+    // embedding) plus the attention capture when on.
+    const double B = batch, T = spec.tokens(), D = spec.hidden, H = spec.heads, N = spec.patches();
+    const double act_floats = B * N * spec.patch_dim() + 3 * B * T * D + 3 * B * T * D + B * H * T * T +
+                              B * T * spec.mlp + B * N * D + (capture ? spec.layers * B * (H * T * T + T) : 0);
+    const double activations_mib = act_floats * 4 / (1 << 20);
     double med = quantile(ms, 0.5), p90 = quantile(ms, 0.9);
     double ips = batch * 1000.0 / med, gflops = spec.gflops() * batch / (med / 1000.0);
     if (format == "json") {
         std::printf("{\"model\": \"%s\", \"batch\": %d, \"threads\": %d, \"precision\": \"%s\", \"attention\": %s, "
                     "\"median_ms\": %.4f, \"p90_ms\": %.4f, \"images_per_s\": %.4f, \"gflops\": %.3f, "
-                    "\"gflop_per_image\": %.4f, \"load_s\": %.4f, \"weights_f32_mib\": %.1f, "
+                    "\"gflop_per_image\": %.4f, \"load_s\": %.4f, \"weights_f32_mib\": %.1f, \"activations_mib\": %.1f, "
                     "\"load_peak_rss_mib\": %.1f, \"peak_rss_mib\": %.1f, \"stages\": {",
                     json_escape(what).c_str(), batch, threads, precision_name(e.precision()), capture ? "true" : "false",
-                    med, p90, ips, gflops, spec.gflops(), load_s, weights_mib, load_peak_mib, run_peak_mib);
+                    med, p90, ips, gflops, spec.gflops(), load_s, weights_mib, activations_mib, load_peak_mib,
+                    run_peak_mib);
         for (int s = 0; s < kStageCount; ++s)
             std::printf("%s\"%s\": %.4f", s ? ", " : "", stage_name(s), total > 0 ? st[s] / total : 0.0);
         std::printf("}}\n");
@@ -138,7 +146,7 @@ int cmd_bench(int argc, char** argv) {
         std::printf("latency:     median %.2f ms, p90 %.2f ms per batch\n", med, p90);
         std::printf("throughput:  %.1f images/s, %.1f GFLOP/s (%.3f GFLOP per image)\n", ips, gflops, spec.gflops());
         std::printf("load:        %.3f s\n", load_s);
-        std::printf("weights:     %.1f MiB as f32\n", weights_mib);
+        std::printf("memory:      weights %.1f MiB as f32, activations %.1f MiB\n", weights_mib, activations_mib);
         std::printf("peak RSS:    %.1f MiB while loading, %.1f MiB while running\n", load_peak_mib, run_peak_mib);
         std::printf("stages:     ");
         for (int s = 0; s < kStageCount; ++s) std::printf(" %s %.1f%%", stage_name(s), total > 0 ? 100 * st[s] / total : 0.0);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # vitlens vs ONNX Runtime and PyTorch on ViT-Ti/S/B (224, patch 16, random
 # weights), interleaved, at 1 and 2 threads, with a oneDNN matmul probe
-# beside each measurement. Prints one markdown table of medians and ratios.
+# beside each measurement. Prints one markdown table of medians and ratios,
+# then every target of the performance issue with its figure and MET / MISSED.
 #
 #   bash bench/compare_peers.sh
 # env: MODELS=vit_tiny,vit_small,vit_base BATCHES=1,8 THREADS="1 2" ROUNDS=1 SECS=4 WORK=/tmp/vitlens-peers
@@ -53,4 +54,37 @@ for r in $(seq 1 "$ROUNDS"); do
     done
   done
 done
+# The targets that are not throughput: load time and memory (ViT-B, batch 1,
+# f32, default threads), attention-capture overhead, bf16/f32 agreement.
+r=0
+log "ViT-B load time and peak RSS (3 runs)"
+for i in 1 2 3; do
+  "$VITLENS" bench --model "$WORK/models/vit_base" --batch 1 --iters 3 --warmup 1 --format json |
+    sed 's/^{/{"engine": "vitlens-load", /' | tag
+done
+log "attention capture overhead, 1 thread, batch 1 (interleaved, 3 rounds)"
+BUNDLED="$ROOT/assets/models/vit-fashion-mnist"
+for i in 1 2 3; do
+  for m in "$BUNDLED" "$WORK/models/vit_tiny" "$WORK/models/vit_base"; do
+    iters=$([ "$m" = "$WORK/models/vit_base" ] && echo 10 || echo 100)
+    for a in "" --attention; do
+      "$VITLENS" bench --model "$m" --batch 1 --threads 1 --iters "$iters" --warmup 3 $a --format json |
+        sed 's/^{/{"engine": "vitlens-capture", /' | tag
+    done
+  done
+done
+DATA=/usr/share/datasets/fashion-mnist
+if [ -f "$DATA/t10k-images-idx3-ubyte.gz" ]; then
+  log "bf16 vs f32 top-1 on the bundled model's 10,000 test images"
+  for p in f32 bf16; do
+    "$VITLENS" eval --idx "$DATA/t10k-images-idx3-ubyte.gz" "$DATA/t10k-labels-idx1-ubyte.gz" --precision "$p" \
+      --predictions "$WORK/pred_$p.csv" --overwrite --format json >/dev/null
+  done
+  /usr/bin/python3 - "$WORK/pred_f32.csv" "$WORK/pred_bf16.csv" <<'PY' | tag
+import csv, json, sys
+a, b = (list(csv.DictReader(open(f))) for f in sys.argv[1:3])
+same = sum(x["predicted"] == y["predicted"] for x, y in zip(a, b))
+print(json.dumps({"engine": "agreement", "images": len(a), "same_top1": same}))
+PY
+fi
 /usr/bin/python3 "$HERE/summarize.py" "$OUT"

@@ -7,6 +7,8 @@ from collections import defaultdict
 
 GFLOP = {"vit_tiny": 2.507, "vit_small": 9.198, "vit_base": 35.128}
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+extra = [r for r in rows if r["engine"] in ("vitlens-load", "vitlens-capture", "agreement")]
+rows = [r for r in rows if r not in extra]
 probe_max = defaultdict(float)
 for r in rows:
     if r["engine"] == "probe":
@@ -36,6 +38,7 @@ for (model, b, t, rnd), lst in times.items():
     for eng, ms in lst:
         agg[(model, b, t)][eng].append(ms)
     probe_used[(model, b, t)].append(p)
+table = {}
 for key in sorted(agg, key=lambda k: (k[2], list(GFLOP).index(k[0]), k[1])):
     model, b, t = key
     m = {e: statistics.median(v) for e, v in agg[key].items()}
@@ -44,5 +47,60 @@ for key in sorted(agg, key=lambda k: (k[2], list(GFLOP).index(k[0]), k[1])):
     te, tj, tb = g("torch-eager"), g("torch-jit"), g("torch-bf16")
     p = statistics.median(probe_used[key])
     pct = 100 * GFLOP[model] * b / (vf / 1e3) / p if p else float("nan")
+    table[key] = dict(vf=vf, vb=vb, ort=o, torch=min(te, tj), tbf=tb, pct=pct)
     print(f"| {model} | {b} | {t} | {vf:.1f} | {vb:.1f} | {o:.1f} | {te:.1f} | {tj:.1f} | {tb:.1f} | "
           f"{o / vf:.2f}x | {min(te, tj) / vf:.2f}x | {tb / vb:.2f}x | {o / vb:.2f}x | {vf / vb:.2f}x | {pct:.0f}% | {p:.0f} |")
+
+# Every target of the performance issue, with its figure.
+checks = []
+
+
+def check(what, value, ok):
+    checks.append((what, value, ok))
+
+
+for (model, b, t), v in sorted(table.items(), key=lambda kv: (kv[0][2], list(GFLOP).index(kv[0][0]), kv[0][1])):
+    tag = f"{model} b{b} {t}T"
+    if t == 1:
+        check(f"f32 {tag}: >= 1.0x ONNX Runtime", f"{v['ort'] / v['vf']:.2f}x", v["ort"] / v["vf"] >= 1.0)
+        check(f"f32 {tag}: >= 1.3x best PyTorch f32", f"{v['torch'] / v['vf']:.2f}x", v["torch"] / v["vf"] >= 1.3)
+    if t == 2 and b == 1:
+        need = 1.25 if model == "vit_tiny" else 1.0
+        check(f"f32 {tag}: >= {need}x ONNX Runtime", f"{v['ort'] / v['vf']:.2f}x", v["ort"] / v["vf"] >= need)
+    if model == "vit_base" and b == 8:
+        check(f"f32 {tag}: >= 85% of the matmul probe", f"{v['pct']:.0f}%", v["pct"] >= 85)
+        check(f"bf16 {tag}: >= 1.8x vitlens f32", f"{v['vf'] / v['vb']:.2f}x", v["vf"] / v["vb"] >= 1.8)
+    check(f"bf16 {tag}: >= 1.25x PyTorch bf16", f"{v['tbf'] / v['vb']:.2f}x", v["tbf"] / v["vb"] >= 1.25)
+    if model == "vit_tiny" and b == 1:
+        check(f"bf16 {tag}: >= 2x ONNX Runtime f32", f"{v['ort'] / v['vb']:.2f}x", v["ort"] / v["vb"] >= 2.0)
+
+loads = [r for r in extra if r["engine"] == "vitlens-load"]
+if loads:
+    load = statistics.median(r["load_s"] for r in loads)
+    rss = statistics.median(r["peak_rss_mib"] for r in loads)
+    w, act = loads[0]["weights_f32_mib"], loads[0]["activations_mib"]
+    check("ViT-B checkpoint load (mmap + reorder), f32: < 1 s", f"{load:.2f} s", load < 1.0)
+    check(f"ViT-B peak RSS running batch 1, f32: <= 1.3 x {w:.0f} MiB weights + {act:.0f} MiB activations",
+          f"{rss:.0f} MiB (bound {1.3 * w + act:.0f})", rss <= 1.3 * w + act)
+cap = defaultdict(lambda: defaultdict(list))
+for r in extra:
+    if r["engine"] == "vitlens-capture":
+        cap[r["model"].rstrip("/").rsplit("/", 1)[-1]][r["attention"]].append(r["median_ms"])
+for model, v in cap.items():
+    plain, withcap = statistics.median(v[False]), statistics.median(v[True])
+    over = 100 * (withcap / plain - 1)
+    check(f"attention capture overhead, {model} b1 1T: <= 10%", f"{over:+.1f}% ({plain:.2f} -> {withcap:.2f} ms)",
+          over <= 10)
+for r in extra:
+    if r["engine"] == "agreement":
+        pct = 100 * r["same_top1"] / r["images"]
+        check("bf16 top-1 = f32 top-1 on the bundled model's test set: >= 99%",
+              f"{r['same_top1']}/{r['images']} = {pct:.2f}%", pct >= 99)
+
+print()
+print("| target | measured | |")
+print("|---|---|---|")
+for what, value, ok in checks:
+    print(f"| {what} | {value} | {'MET' if ok else 'MISSED'} |")
+missed = sum(not ok for _, _, ok in checks)
+print(f"\n{len(checks) - missed} of {len(checks)} targets met" + (f", {missed} missed" if missed else ""))
