@@ -4,23 +4,8 @@
 #include <cstring>
 #include <new>
 #include <stdexcept>
-#include <sys/mman.h>
 
 namespace vitlens {
-
-void* aligned_buffer(size_t bytes, bool zero) {
-    constexpr size_t kHuge = size_t(2) << 20;
-    const bool huge = bytes >= 2 * kHuge;
-    bytes = (bytes + 63) / 64 * 64;
-    void* p = nullptr;
-    if (::posix_memalign(&p, huge ? kHuge : 64, bytes) != 0) throw std::bad_alloc();
-    // Loading a model is mostly first writes to fresh memory: with 2 MiB pages
-    // that is one fault per 2 MiB instead of one per 4 KiB. Only whole 2 MiB
-    // pages are advised, so a partly used last one never becomes resident whole.
-    if (huge) ::madvise(p, bytes / kHuge * kHuge, MADV_HUGEPAGE);
-    if (zero) std::memset(p, 0, bytes);
-    return p;
-}
 
 namespace {
 int64_t count(const std::vector<int64_t>& shape) {
@@ -34,7 +19,11 @@ int64_t count(const std::vector<int64_t>& shape) {
 
 float* allocate(int64_t n, bool zero = true) {
     if (n == 0) return nullptr;
-    return static_cast<float*>(aligned_buffer(static_cast<size_t>(n) * sizeof(float), zero));
+    size_t bytes = (static_cast<size_t>(n) * sizeof(float) + 63) / 64 * 64;
+    void* p = std::aligned_alloc(64, bytes);
+    if (!p) throw std::bad_alloc();
+    if (zero) std::memset(p, 0, bytes);
+    return static_cast<float*>(p);
 }
 }  // namespace
 

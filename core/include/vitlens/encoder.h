@@ -54,8 +54,9 @@ public:
     Encoder& operator=(const Encoder&) = delete;
 
     // patches: (B, N, C*P*P) as written by patchify(); logits: (B, K).
-    // With `capture`, its tensors are (re)shaped and filled; without, no
-    // attention copies are made.
+    // With `capture`, its tensors are (re)shaped and filled, reusing their
+    // storage when the element count is unchanged (callers may reshape them
+    // in between); without, no attention copies are made.
     void forward(const float* patches, int B, float* logits, AttentionCapture* capture = nullptr);
 
     const ModelSpec& spec() const { return spec_; }

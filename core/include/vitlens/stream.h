@@ -104,6 +104,8 @@ public:
     // calling thread until the end, stop(), a limit, or a source failure
     // (reported in the summary's error). `clf` must live on this thread.
     // `on_result` runs on this thread after every processed frame.
+    // One run per engine: once stopped it stays stopped (a stop() that races
+    // with the start is never lost); make a new engine for the next run.
     StreamSummary run(Classifier& clf, const Callback& on_result);
     void stop();  // from any thread
     bool stopping() const;

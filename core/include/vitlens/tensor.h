@@ -51,11 +51,6 @@ private:
     std::unique_ptr<float, Free> data_;
 };
 
-// 64-byte aligned memory of at least `bytes` (zero-filled when `zero`); from
-// 4 MiB on it is 2 MiB aligned and backed by transparent huge pages where the
-// kernel allows. Release with std::free.
-void* aligned_buffer(size_t bytes, bool zero);
-
 // "[2304, 768]"
 std::string shape_str(const std::vector<int64_t>& shape);
 
