@@ -63,20 +63,15 @@ int cmd_classify(int argc, char** argv) {
         ("batch,b", po::value(&batch)->default_value(8)->value_name("N"), "images per encoder call")
         ("max-pixels", po::value(&max_pixels)->default_value(100'000'000)->value_name("N"),
          "refuse images larger than N pixels (checked from the header, before decoding)");
-    po::options_description hidden;
-    hidden.add_options()("input", po::value(&inputs)->multitoken());
-    po::positional_options_description pos;
-    pos.add("input", -1);
     po::variables_map vm;
-    if (!parse_args(argc, argv,
+    if (!parse_args_with_inputs(argc, argv,
                     "Usage: vitlens classify [options] INPUT...\n\n"
                     "Classifies image files; a directory is searched recursively for images (sorted).\n"
                     "A bad image is reported on stderr and the rest are still classified (exit code 2).\n"
                     "jsonl: {\"image\": ..., \"top\": [{\"index\", \"label\", \"prob\"}...], \"logits\": [...]}\n"
                     "csv:   image,top1_index,top1_label,top1_prob,top2_index,... (+ logit_0.. with --logits)",
-                    d, &pos, vm, &hidden))
+                    d, inputs, vm))
         return kOk;
-    if (inputs.empty()) throw UsageError("no INPUT given (image files or directories)");
     if (format != "text" && format != "jsonl" && format != "csv")
         throw UsageError("--format must be text, jsonl or csv, got '" + format + "'");
     if (top_k < 1) throw UsageError("--top-k must be >= 1");

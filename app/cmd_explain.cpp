@@ -85,18 +85,13 @@ int cmd_explain(int argc, char** argv) {
         ("format,f", po::value(&format)->default_value("text")->value_name("F"),
          "text (map drawn in characters) | jsonl: {\"image\", \"method\", \"grid\", \"map\", \"top\", \"overlay\"}")
         ("max-pixels", po::value(&max_pixels)->default_value(100'000'000)->value_name("N"), "refuse larger images");
-    po::options_description hidden;
-    hidden.add_options()("input", po::value(&inputs)->multitoken());
-    po::positional_options_description pos;
-    pos.add("input", -1);
     po::variables_map vm;
-    if (!parse_args(argc, argv,
+    if (!parse_args_with_inputs(argc, argv,
                     "Usage: vitlens explain [options] INPUT...\n\n"
                     "Shows where the model looked. Maps cover the patch grid (rows = image rows), scaled to max 1,\n"
                     "and are drawn on the original image by undoing the model's resize and crop.",
-                    d, &pos, vm, &hidden))
+                    d, inputs, vm))
         return kOk;
-    if (inputs.empty()) throw UsageError("no INPUT given (image files or directories)");
     if (req.method != "rollout" && req.method != "attention" && req.method != "query")
         throw UsageError("--method must be rollout, attention or query, got '" + req.method + "'");
     if (format != "text" && format != "jsonl") throw UsageError("--format must be text or jsonl, got '" + format + "'");

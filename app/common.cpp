@@ -3,15 +3,18 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <set>
 
 #include "vitlens/errors.h"
-#include <cstring>
-#include <cerrno>
 
 namespace vitlens::app {
 
@@ -131,6 +134,17 @@ bool parse_args(int argc, char** argv, const std::string& usage, const po::optio
     return true;
 }
 
+bool parse_args_with_inputs(int argc, char** argv, const std::string& usage, const po::options_description& visible,
+                            std::vector<std::string>& inputs, po::variables_map& vm) {
+    po::options_description hidden;
+    hidden.add_options()("input", po::value(&inputs)->multitoken());
+    po::positional_options_description pos;
+    pos.add("input", -1);
+    if (!parse_args(argc, argv, usage, visible, &pos, vm, &hidden)) return false;
+    if (inputs.empty()) throw UsageError("no INPUT given (image files or directories)");
+    return true;
+}
+
 bool stderr_is_tty() { return ::isatty(2) == 1; }
 
 double now_seconds() {
@@ -215,13 +229,6 @@ std::string csv_field(const std::string& s) {
     return o + "\"";
 }
 
-}  // namespace vitlens::app
-
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
-#include <fstream>
-
-namespace vitlens::app {
 
 static std::string temp_beside(const fs::path& p) {
     // Same folder (so rename is atomic), same extension (so imwrite picks the format).

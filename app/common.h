@@ -50,6 +50,11 @@ bool parse_args(int argc, char** argv, const std::string& usage, const po::optio
                 const po::positional_options_description* positional, po::variables_map& vm,
                 const po::options_description* hidden = nullptr);
 
+// The same for commands whose positional arguments are INPUT... (image files
+// or directories), collected into `inputs`; none given is a UsageError.
+bool parse_args_with_inputs(int argc, char** argv, const std::string& usage, const po::options_description& visible,
+                            std::vector<std::string>& inputs, po::variables_map& vm);
+
 // True when stderr is a terminal (progress bars vs periodic lines).
 bool stderr_is_tty();
 
