@@ -1,6 +1,7 @@
 #include "worker.h"
 
 #include <QFileInfo>
+#include <algorithm>
 #include <chrono>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
@@ -166,11 +167,20 @@ void InferenceWorker::computeGallery(const QString& colormap) {
         OverlayStyle st;
         st.colormap = parse_colormap(colormap.toStdString());
         st.alpha = 0.6f;
+        // One 96-pixel copy of the image for every tile (L x H of them); the
+        // crop box scales with it (crop_in_original() uses orig / resized).
+        const double scale = 96.0 / std::max(current_rgb_.cols, current_rgb_.rows);
+        cv::Mat small;
+        cv::resize(current_rgb_, small,
+                   cv::Size(std::max(1, int(current_rgb_.cols * scale)), std::max(1, int(current_rgb_.rows * scale))), 0, 0,
+                   cv::INTER_AREA);
+        Geometry g = current_.geometry;
+        g.orig_w = small.cols;
+        g.orig_h = small.rows;
         QList<QImage> tiles;
         QStringList labels;
         for (size_t i = 0; i < maps.size(); ++i) {
-            cv::Mat t = render_tiles(current_rgb_, {maps[i]}, {}, current_.geometry, 1, 96, st);
-            tiles << to_qimage(t);
+            tiles << to_qimage(render_overlay(small, maps[i], g, st));
             labels << QString("L%1 H%2").arg(int(i) / s.heads).arg(int(i) % s.heads);
         }
         emit galleryReady(tiles, labels);
