@@ -13,13 +13,17 @@ struct Names {
     std::string cls, dist, reg, pos, patch_w, patch_b, norm, fc_norm, head, head2;
     std::string block_prefix;  // "vit.encoder.layer." / "blocks."
     bool fused_qkv = false;
+    // Inside a block (after "<block_prefix><l>."); each gets ".weight" / ".bias".
+    std::string ln1 = "layernorm_before", proj = "attention.output.dense", ln2 = "layernorm_after",
+                fc1 = "intermediate.dense", fc2 = "output.dense";
 };
 
 Names names_for(const ModelSpec& s) {
     Names n;
     if (s.naming == Naming::Timm) {
         n = {"cls_token", "dist_token", "reg_token", "pos_embed", "patch_embed.proj.weight", "patch_embed.proj.bias",
-             "norm", "fc_norm", "head", "head_dist", "blocks.", true};
+             "norm", "fc_norm", "head", "head_dist", "blocks.", true,
+             "norm1", "attn.proj", "norm2", "mlp.fc1", "mlp.fc2"};
         return n;
     }
     std::string root = s.naming == Naming::HfVit ? "vit." : "deit.";
@@ -92,27 +96,13 @@ BlockWeights load_block_weights(const SafeTensors& st, const ModelSpec& s, int l
     };
     BlockWeights b;
     std::string p = n.block_prefix + std::to_string(l) + ".";
+    b.ln1_w = get(p + n.ln1 + ".weight", {D});
+    b.ln1_b = get(p + n.ln1 + ".bias", {D});
     if (n.fused_qkv) {
-        b.ln1_w = get(p + "norm1.weight", {D});
-        b.ln1_b = get(p + "norm1.bias", {D});
         b.qkv_w = get(p + "attn.qkv.weight", {3 * D, D});
         b.qkv_b = s.qkv_bias ? get(p + "attn.qkv.bias", {3 * D}) : Tensor({3 * D});
-        b.proj_w = get(p + "attn.proj.weight", {D, D});
-        b.proj_b = get(p + "attn.proj.bias", {D});
-        b.ln2_w = get(p + "norm2.weight", {D});
-        b.ln2_b = get(p + "norm2.bias", {D});
-        b.fc1_w = get(p + "mlp.fc1.weight", {I, D});
-        b.fc1_b = get(p + "mlp.fc1.bias", {I});
-        b.fc2_w = get(p + "mlp.fc2.weight", {D, I});
-        b.fc2_b = get(p + "mlp.fc2.bias", {D});
-        for (const char* extra : {"ls1.gamma", "ls2.gamma", "attn.q_norm.weight", "norm1.scale"})
-            if (st.contains(p + extra))
-                throw ModelError(st.path() + ": tensor '" + p + extra +
-                                 "' (layer scale / qk-norm) is not supported by this encoder");
-    } else {
+    } else {  // separate query, key, value: stacked into the fused layout
         std::string a = p + "attention.attention.";
-        b.ln1_w = get(p + "layernorm_before.weight", {D});
-        b.ln1_b = get(p + "layernorm_before.bias", {D});
         b.qkv_w = Tensor::uninitialized({3 * D, D});
         b.qkv_b = Tensor({3 * D});
         const char* parts[3] = {"query", "key", "value"};
@@ -124,15 +114,20 @@ BlockWeights load_block_weights(const SafeTensors& st, const ModelSpec& s, int l
                 std::memcpy(b.qkv_b.data() + k * D, bt.data(), sizeof(float) * D);
             }
         }
-        b.proj_w = get(p + "attention.output.dense.weight", {D, D});
-        b.proj_b = get(p + "attention.output.dense.bias", {D});
-        b.ln2_w = get(p + "layernorm_after.weight", {D});
-        b.ln2_b = get(p + "layernorm_after.bias", {D});
-        b.fc1_w = get(p + "intermediate.dense.weight", {I, D});
-        b.fc1_b = get(p + "intermediate.dense.bias", {I});
-        b.fc2_w = get(p + "output.dense.weight", {D, I});
-        b.fc2_b = get(p + "output.dense.bias", {D});
     }
+    b.proj_w = get(p + n.proj + ".weight", {D, D});
+    b.proj_b = get(p + n.proj + ".bias", {D});
+    b.ln2_w = get(p + n.ln2 + ".weight", {D});
+    b.ln2_b = get(p + n.ln2 + ".bias", {D});
+    b.fc1_w = get(p + n.fc1 + ".weight", {I, D});
+    b.fc1_b = get(p + n.fc1 + ".bias", {I});
+    b.fc2_w = get(p + n.fc2 + ".weight", {D, I});
+    b.fc2_b = get(p + n.fc2 + ".bias", {D});
+    if (n.fused_qkv)
+        for (const char* extra : {"ls1.gamma", "ls2.gamma", "attn.q_norm.weight", "norm1.scale"})
+            if (st.contains(p + extra))
+                throw ModelError(st.path() + ": tensor '" + p + extra +
+                                 "' (layer scale / qk-norm) is not supported by this encoder");
     return b;
 }
 
