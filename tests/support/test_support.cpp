@@ -1,3 +1,7 @@
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include "test_support.h"
 
 #include <sys/wait.h>
@@ -125,6 +129,23 @@ std::string make_safetensors(const std::vector<StTensor>& tensors, const std::st
 void copy_dir(const std::string& src, const std::string& dst) {
     fs::create_directories(dst);
     fs::copy(src, dst, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+}
+
+SilentServer::SilentServer() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = 0;
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd_, 4) != 0)
+        throw std::runtime_error("SilentServer: cannot listen on 127.0.0.1");
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    url_ = "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/stream.mjpg";
+}
+
+SilentServer::~SilentServer() {
+    if (fd_ >= 0) ::close(fd_);
 }
 
 }  // namespace vitlens::test

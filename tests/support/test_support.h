@@ -46,6 +46,19 @@ struct StTensor {
 std::string make_safetensors(const std::vector<StTensor>& tensors, const std::string& header_override = "");
 std::string make_safetensors_raw(const std::string& header, const std::string& data);
 
+// A TCP server on 127.0.0.1 (a free port) that accepts connections and
+// never answers: a URL source that never opens.
+class SilentServer {
+public:
+    SilentServer();
+    ~SilentServer();
+    const std::string& url() const { return url_; }  // http://127.0.0.1:PORT/stream.mjpg
+
+private:
+    int fd_ = -1;
+    std::string url_;
+};
+
 // Copies a fixture model directory to `dst` (to edit it in a test).
 void copy_dir(const std::string& src, const std::string& dst);
 

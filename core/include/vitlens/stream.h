@@ -4,50 +4,18 @@
 // are dropped (and counted), never queued.
 #pragma once
 
-#include <atomic>
 #include <functional>
 #include <memory>
 #include <opencv2/core.hpp>
 #include <string>
 #include <vector>
 
+#include "vitlens/annotate.h"
 #include "vitlens/attention_maps.h"
 #include "vitlens/classifier.h"
+#include "vitlens/frame_source.h"
 
 namespace vitlens {
-
-enum class SourceKind { Camera, Device, File, Url, GStreamer, ImageSequence };
-const char* source_kind_name(SourceKind k);
-// "0" -> Camera, "/dev/video2" -> Device, "rtsp://.." -> Url, "... ! appsink" -> GStreamer,
-// a folder or glob -> ImageSequence, anything else -> File.
-SourceKind classify_source(const std::string& s);
-
-struct SourceOptions {
-    int width = 0, height = 0;   // requested camera size (0 = default)
-    double fps = 0;              // requested camera FPS (0 = default)
-    double open_timeout_s = 5;   // a source that cannot open in this time fails
-    double read_timeout_s = 10;  // a live source silent this long fails
-    double sequence_fps = 10;    // playback rate of an image folder/glob
-};
-
-// One frame source. read() returns false at the end of a file or sequence
-// and throws SourceError when a live source fails.
-class FrameSource {
-public:
-    static std::unique_ptr<FrameSource> open(const std::string& source, const SourceOptions& opt = {});
-    virtual ~FrameSource() = default;
-    virtual bool read(cv::Mat& bgr, double* t_ms) = 0;
-    virtual double fps() const = 0;  // nominal rate (0 if unknown)
-    virtual bool live() const = 0;   // camera/URL/pipeline: frames arrive in real time
-    virtual std::string describe() const = 0;
-    SourceKind kind() const { return kind_; }
-
-protected:
-    SourceKind kind_ = SourceKind::File;
-};
-
-// /dev/video* devices that open, as "/dev/videoN (name)".
-std::vector<std::string> list_cameras();
 
 struct StreamOptions {
     std::string explain = "rollout";  // rollout | attention | none
@@ -104,21 +72,22 @@ public:
     // calling thread until the end, stop(), a limit, or a source failure
     // (reported in the summary's error). `clf` must live on this thread.
     // `on_result` runs on this thread after every processed frame.
+    // Throws SourceError when the source cannot be opened; a stop() during
+    // the opening returns an empty summary. The capture thread is always
+    // joined before run returns or throws (its reads are bounded by the
+    // source's read timeout), so nothing outlives the engine's run.
     // One run per engine: once stopped it stays stopped (a stop() that races
     // with the start is never lost); make a new engine for the next run.
     StreamSummary run(Classifier& clf, const Callback& on_result);
     void stop();  // from any thread
     bool stopping() const;
 
+    struct Shared;  // the capture thread's hand-off (defined in stream.cpp)
+
 private:
-    struct Shared;
     std::string source_;
     StreamOptions opt_;
     std::shared_ptr<Shared> shared_;
 };
-
-// Draws top-k labels, FPS and the heatmap on an RGB frame.
-cv::Mat annotate_frame(const cv::Mat& rgb, const Prediction& p, const AttentionMap* map, const Geometry& g,
-                       const OverlayStyle& style, double fps);
 
 }  // namespace vitlens
