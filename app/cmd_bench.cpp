@@ -46,13 +46,14 @@ int cmd_bench(int argc, char** argv) {
     po::options_description d("Options");
     d.add_options()("help,h", "show this help");
     mo.add_to(d);
-    d.add_options()
-        ("arch", po::value(&arch)->value_name("A"), "random weights of vit_tiny, vit_small or vit_base (224, patch 16)")
-        ("batch,b", po::value(&batch)->default_value(1)->value_name("N"), "images per forward")
-        ("iters", po::value(&iters)->default_value(20)->value_name("N"), "timed forwards")
-        ("warmup", po::value(&warmup)->default_value(3)->value_name("N"), "untimed forwards first")
-        ("attention", po::bool_switch(&capture), "capture attention as heatmaps do")
-        ("format,f", po::value(&format)->default_value("text")->value_name("F"), "text | json");
+    OptionTable(d)
+        .choice("arch", &arch, "", {"vit_tiny", "vit_small", "vit_base"}, "A",
+                "random weights of vit_tiny, vit_small or vit_base (224, patch 16)")
+        .integer("batch,b", &batch, 1, 1, 1024, "N", "images per forward")
+        .integer("iters", &iters, 20, 1, 1'000'000, "N", "timed forwards")
+        .integer("warmup", &warmup, 3, 0, 1'000'000, "N", "untimed forwards first")
+        .flag("attention", &capture, "capture attention as heatmaps do")
+        .choice("format,f", &format, "text", {"text", "json"}, "F", "text | json");
     po::variables_map vm;
     if (!parse_args(argc, argv,
                     "Usage: vitlens bench [--model DIR | --arch vit_tiny|vit_small|vit_base] [options]\n\n"
@@ -61,9 +62,6 @@ int cmd_bench(int argc, char** argv) {
                     d, nullptr, vm))
         return kOk;
     if (!arch.empty() && !mo.model.empty()) throw UsageError("give --model or --arch, not both");
-    if (batch < 1 || batch > 1024) throw UsageError("--batch must be in [1, 1024]");
-    if (iters < 1 || warmup < 0) throw UsageError("--iters must be >= 1 and --warmup >= 0");
-    if (format != "text" && format != "json") throw UsageError("--format must be text or json");
 
     ClassifierOptions copt = mo.classifier_options();
     int threads = copt.threads > 0 ? copt.threads : default_thread_count();

@@ -55,14 +55,14 @@ int cmd_classify(int argc, char** argv) {
     po::options_description d("Options");
     d.add_options()("help,h", "show this help");
     mo.add_to(d);
-    d.add_options()
-        ("top-k,k", po::value(&top_k)->default_value(5)->value_name("K"), "labels per image")
-        ("format,f", po::value(&format)->default_value("text")->value_name("F"),
-         "text | jsonl (one JSON object per image) | csv (one row per image)")
-        ("logits", po::bool_switch(&logits), "also print the raw logits")
-        ("batch,b", po::value(&batch)->default_value(8)->value_name("N"), "images per encoder call")
-        ("max-pixels", po::value(&max_pixels)->default_value(100'000'000)->value_name("N"),
-         "refuse images larger than N pixels (checked from the header, before decoding)");
+    OptionTable(d)
+        .integer("top-k,k", &top_k, 5, 1, 100000, "K", "labels per image")
+        .choice("format,f", &format, "text", {"text", "jsonl", "csv"}, "F",
+                "text | jsonl (one JSON object per image) | csv (one row per image)")
+        .flag("logits", &logits, "also print the raw logits")
+        .integer("batch,b", &batch, 8, 1, 1024, "N", "images per encoder call")
+        .integer("max-pixels", &max_pixels, 100'000'000, 1, 1'000'000'000'000, "N",
+                 "refuse images larger than N pixels (checked from the header, before decoding)");
     po::variables_map vm;
     if (!parse_args_with_inputs(argc, argv,
                     "Usage: vitlens classify [options] INPUT...\n\n"
@@ -72,10 +72,6 @@ int cmd_classify(int argc, char** argv) {
                     "csv:   image,top1_index,top1_label,top1_prob,top2_index,... (+ logit_0.. with --logits)",
                     d, inputs, vm))
         return kOk;
-    if (format != "text" && format != "jsonl" && format != "csv")
-        throw UsageError("--format must be text, jsonl or csv, got '" + format + "'");
-    if (top_k < 1) throw UsageError("--top-k must be >= 1");
-    if (batch < 1 || batch > 1024) throw UsageError("--batch must be in [1, 1024]");
 
     std::vector<std::string> errors;
     std::vector<std::string> files = collect_images(inputs, errors);

@@ -55,15 +55,19 @@ int cmd_eval(int argc, char** argv) {
     d.add_options()
         ("idx", po::value(&idx)->multitoken()->value_name("IMAGES LABELS"),
          "IDX image and label files (MNIST format, .gz or raw)")
-        ("folder", po::value(&folder)->value_name("ROOT"),
+        ("folder", po::value(&folder)->value_name("ROOT")->notifier([](const std::string& f) {
+             if (f.empty()) throw UsageError("--folder needs a value, got an empty string");
+         }),
          "ImageFolder: ROOT/<label>/<image>, folder names matched to the model's labels (case-insensitive)")
-        ("format,f", po::value(&format)->default_value("text")->value_name("F"), "text | json")
-        ("confusion", po::value(&confusion)->value_name("FILE.png"), "also render the confusion matrix as a PNG")
-        ("predictions", po::value(&predictions)->value_name("FILE.csv"),
-         "also write one row per image: index,image,label,predicted,probability (compare runs, e.g. f32 vs bf16)")
-        ("overwrite", po::bool_switch(&overwrite), "replace an existing --confusion or --predictions file")
-        ("limit", po::value(&limit)->default_value(0)->value_name("N"), "evaluate only the first N images")
-        ("batch,b", po::value(&batch)->default_value(64)->value_name("N"), "images per encoder call");
+        ;
+    OptionTable(d)
+        .choice("format,f", &format, "text", {"text", "json"}, "F", "text | json")
+        .text("confusion", &confusion, "FILE.png", "also render the confusion matrix as a PNG")
+        .text("predictions", &predictions, "FILE.csv",
+              "also write one row per image: index,image,label,predicted,probability (compare runs, e.g. f32 vs bf16)")
+        .flag("overwrite", &overwrite, "replace an existing --confusion or --predictions file")
+        .integer("limit", &limit, 0, 0, 1'000'000'000, "N", "evaluate only the first N images (0 = all)")
+        .integer("batch,b", &batch, 64, 1, 4096, "N", "images per encoder call");
     po::variables_map vm;
     if (!parse_args(argc, argv,
                     "Usage: vitlens eval [--model DIR] (--idx IMAGES LABELS | --folder ROOT) [options]\n\n"
@@ -73,9 +77,6 @@ int cmd_eval(int argc, char** argv) {
         return kOk;
     if (idx.empty() == folder.empty()) throw UsageError("give exactly one of --idx IMAGES LABELS or --folder ROOT");
     if (!idx.empty() && idx.size() != 2) throw UsageError("--idx takes two files: IMAGES LABELS");
-    if (format != "text" && format != "json") throw UsageError("--format must be text or json");
-    if (limit < 0) throw UsageError("--limit must be >= 0");
-    if (batch < 1 || batch > 4096) throw UsageError("--batch must be in [1, 4096]");
     if (!confusion.empty()) check_can_write(confusion, overwrite);
     if (!predictions.empty()) check_can_write(predictions, overwrite);
 

@@ -59,32 +59,32 @@ int cmd_explain(int argc, char** argv) {
     po::options_description d("Options");
     d.add_options()("help,h", "show this help");
     mo.add_to(d);
-    d.add_options()
-        ("method", po::value(&req.method)->default_value("rollout")->value_name("M"),
-         "rollout: attention flow from the class token through all layers (Abnar & Zuidema 2020)\n"
-         "attention: the class token's attention in one layer (default: last layer, heads averaged)\n"
-         "query: where one patch (--query ROW,COL) looks")
-        ("fusion", po::value(&fusion)->default_value("mean")->value_name("F"), "how heads are combined: mean, max, min")
-        ("discard", po::value(&req.discard)->default_value(0.f)->value_name("R"),
-         "rollout: zero the lowest R fraction of each layer's attention (0..0.99)")
-        ("layer", po::value(&req.layer)->default_value(-1)->value_name("L"), "layer for attention/query (-1 = last)")
-        ("head", po::value(&req.head)->default_value(-1)->value_name("H"), "one head (-1 = fuse all heads)")
-        ("query", po::value(&query)->value_name("ROW,COL"), "patch for --method query (0-based, rows from the top)")
-        ("clip-outliers", po::value(&req.clip)->implicit_value(99.f)->value_name("P"),
-         "cap the map at its P-th percentile (default 99) so outlier tokens do not wash it out")
-        ("colormap", po::value(&colormap)->default_value("turbo")->value_name("NAME"), "turbo, jet, inferno, viridis")
-        ("alpha", po::value(&alpha)->default_value(0.5f)->value_name("A"), "heatmap opacity 0..1")
-        ("no-crop-box", po::bool_switch(&no_box), "do not outline the crop the model saw")
-        ("scale", po::value(&scale)->default_value(1)->value_name("N"),
-         "draw overlays on the image enlarged N times (pixel-exact), for small inputs such as 28x28")
-        ("out,o", po::value(&out)->value_name("DIR"), "write <DIR>/<stem>.<method>.png overlays")
-        ("gallery", po::bool_switch(&gallery_png), "also write <stem>.gallery.png: every layer x head map")
-        ("overwrite", po::bool_switch(&overwrite), "replace existing files in a non-empty --out folder")
-        ("norms", po::bool_switch(&norms), "print the per-layer token-norm report (outlier tokens)")
-        ("top-k,k", po::value(&top_k)->default_value(5)->value_name("K"), "labels per image")
-        ("format,f", po::value(&format)->default_value("text")->value_name("F"),
-         "text (map drawn in characters) | jsonl: {\"image\", \"method\", \"grid\", \"map\", \"top\", \"overlay\"}")
-        ("max-pixels", po::value(&max_pixels)->default_value(100'000'000)->value_name("N"), "refuse larger images");
+    OptionTable(d)
+        .choice("method", &req.method, "rollout", {"rollout", "attention", "query"}, "M",
+                "rollout: attention flow from the class token through all layers (Abnar & Zuidema 2020)\n"
+                "attention: the class token's attention in one layer (default: last layer, heads averaged)\n"
+                "query: where one patch (--query ROW,COL) looks")
+        .choice("fusion", &fusion, "mean", {"mean", "max", "min"}, "F", "how heads are combined")
+        .real("discard", &req.discard, 0.f, 0.f, 1.f, true, "R", "rollout: zero the lowest R fraction of each layer's attention")
+        .integer("layer", &req.layer, -1, -100000, 100000, "L",
+                 "layer for attention/query (-1 = last, -2 = the one before; checked against the model)")
+        .integer("head", &req.head, -1, -1, 100000, "H", "one head (-1 = fuse all heads; checked against the model)")
+        .text("query", &query, "ROW,COL", "patch for --method query (0-based, rows from the top)")
+        .real_implicit("clip-outliers", &req.clip, 99.f, 0.001f, 100.f, "P",
+                       "cap the map at its P-th percentile (99 when given bare) so outlier tokens do not wash it out")
+        .choice("colormap", &colormap, "turbo", {"turbo", "jet", "inferno", "viridis"}, "NAME", "heatmap colours")
+        .real("alpha", &alpha, 0.5f, 0.f, 1.f, false, "A", "heatmap opacity")
+        .flag("no-crop-box", &no_box, "do not outline the crop the model saw")
+        .integer("scale", &scale, 1, 1, 32, "N",
+                 "draw overlays on the image enlarged N times (pixel-exact), for small inputs such as 28x28")
+        .text("out,o", &out, "DIR", "write <DIR>/<stem>.<method>.png overlays")
+        .flag("gallery", &gallery_png, "also write <stem>.gallery.png: every layer x head map")
+        .flag("overwrite", &overwrite, "replace existing files in a non-empty --out folder")
+        .flag("norms", &norms, "print the per-layer token-norm report (outlier tokens)")
+        .integer("top-k,k", &top_k, 5, 1, 100000, "K", "labels per image")
+        .choice("format,f", &format, "text", {"text", "jsonl"}, "F",
+                "text (map drawn in characters) | jsonl: {\"image\", \"method\", \"grid\", \"map\", \"top\", \"overlay\"}")
+        .integer("max-pixels", &max_pixels, 100'000'000, 1, 1'000'000'000'000, "N", "refuse larger images");
     po::variables_map vm;
     if (!parse_args_with_inputs(argc, argv,
                     "Usage: vitlens explain [options] INPUT...\n\n"
@@ -92,14 +92,6 @@ int cmd_explain(int argc, char** argv) {
                     "and are drawn on the original image by undoing the model's resize and crop.",
                     d, inputs, vm))
         return kOk;
-    if (req.method != "rollout" && req.method != "attention" && req.method != "query")
-        throw UsageError("--method must be rollout, attention or query, got '" + req.method + "'");
-    if (format != "text" && format != "jsonl") throw UsageError("--format must be text or jsonl, got '" + format + "'");
-    if (!(req.discard >= 0.f && req.discard < 1.f)) throw UsageError("--discard must be in [0, 1)");
-    if (!(alpha >= 0.f && alpha <= 1.f)) throw UsageError("--alpha must be in [0, 1]");
-    if (scale < 1 || scale > 32) throw UsageError("--scale must be in [1, 32]");
-    if (vm.count("clip-outliers") && !(req.clip > 0.f && req.clip <= 100.f))
-        throw UsageError("--clip-outliers must be in (0, 100]");
     OverlayStyle style;
     try {
         req.fusion = parse_fusion(fusion);
@@ -109,10 +101,15 @@ int cmd_explain(int argc, char** argv) {
     }
     style.alpha = alpha;
     style.draw_crop_box = !no_box;
-    if (req.method == "query") {
-        if (query.empty()) throw UsageError("--method query needs --query ROW,COL");
-        if (std::sscanf(query.c_str(), "%d,%d", &req.qrow, &req.qcol) != 2)
-            throw UsageError("--query must be ROW,COL, got '" + query + "'");
+    if (req.method == "query" && query.empty()) throw UsageError("--method query needs --query ROW,COL");
+    if (!query.empty()) {
+        char tail = 0;
+        if (std::sscanf(query.c_str(), "%d,%d%c", &req.qrow, &req.qcol, &tail) != 2)
+            throw UsageError("--query must be ROW,COL (two integers), got '" + query + "'");
+        if (req.method != "query") {  // --query implies the query map, unless another one was asked for
+            if (!vm["method"].defaulted()) throw UsageError("--query goes with --method query, not " + req.method);
+            req.method = "query";
+        }
     }
 
     std::vector<std::string> errors;
@@ -120,9 +117,13 @@ int cmd_explain(int argc, char** argv) {
     for (const auto& e : errors) std::cerr << "vitlens: " << e << "\n";
     Classifier clf(mo.resolve(), mo.classifier_options());
     const ModelSpec& s = clf.spec();
-    if (req.head >= s.heads) throw UsageError("--head " + std::to_string(req.head) + " is out of range: the model has " + std::to_string(s.heads) + " heads");
+    if (req.head >= s.heads)
+        throw UsageError("--head " + std::to_string(req.head) + " is out of range: the model has " + std::to_string(s.heads) +
+                         " heads (0.." + std::to_string(s.heads - 1) + ", or -1 to fuse them)");
     if (req.layer >= s.layers || req.layer < -s.layers)
-        throw UsageError("--layer " + std::to_string(req.layer) + " is out of range: the model has " + std::to_string(s.layers) + " layers");
+        throw UsageError("--layer " + std::to_string(req.layer) + " is out of range: the model has " +
+                         std::to_string(s.layers) + " layers (0.." + std::to_string(s.layers - 1) + ", or -1..-" +
+                         std::to_string(s.layers) + " from the last)");
     if (req.method == "query" && (req.qrow < 0 || req.qrow >= s.grid_h() || req.qcol < 0 || req.qcol >= s.grid_w()))
         throw UsageError("--query " + query + " is outside the " + std::to_string(s.grid_h()) + "x" +
                          std::to_string(s.grid_w()) + " patch grid");

@@ -13,7 +13,7 @@ int cmd_info(int argc, char** argv) {
     po::options_description d("Options");
     d.add_options()("help,h", "show this help");
     mo.add_to(d);
-    d.add_options()("labels", po::bool_switch(&labels), "list every label");
+    OptionTable(d).flag("labels", &labels, "list every label");
     po::variables_map vm;
     if (!parse_args(argc, argv, "Usage: vitlens info [--model DIR] [--labels]\n\nDescribes a checkpoint and loads it once to time the load.", d, nullptr, vm))
         return kOk;

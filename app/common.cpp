@@ -14,6 +14,7 @@
 #include <opencv2/imgproc.hpp>
 #include <set>
 
+#include "options.h"
 #include "vitlens/errors.h"
 
 namespace vitlens::app {
@@ -21,14 +22,12 @@ namespace vitlens::app {
 namespace fs = std::filesystem;
 
 void ModelOptions::add_to(po::options_description& d) {
-    d.add_options()
-        ("model,m", po::value(&model)->value_name("DIR"),
-         "checkpoint directory (config.json + model.safetensors [+ preprocessor_config.json]); "
-         "default: the bundled Fashion-MNIST ViT, or $VITLENS_MODEL")
-        ("threads,t", po::value(&threads)->default_value(0)->value_name("N"),
-         "oneDNN threads (0 = one per physical core)")
-        ("precision", po::value(&precision)->default_value("f32")->value_name("P"),
-         "f32, or bf16 on CPUs with AVX512-BF16/AMX");
+    OptionTable(d)
+        .text("model,m", &model, "DIR",
+              "checkpoint directory (config.json + model.safetensors [+ preprocessor_config.json]); "
+              "default: the bundled Fashion-MNIST ViT, or $VITLENS_MODEL")
+        .integer("threads,t", &threads, 0, 0, 256, "N", "oneDNN threads (0 = one per physical core)")
+        .choice("precision", &precision, "f32", {"f32", "bf16"}, "P", "f32, or bf16 on CPUs with AVX512-BF16/AMX");
 }
 
 std::string ModelOptions::resolve(std::string* where) const {
@@ -48,18 +47,10 @@ std::string ModelOptions::resolve(std::string* where) const {
 ClassifierOptions ModelOptions::classifier_options() const {
     ClassifierOptions o;
     o.threads = threads;
-    if (threads < 0) throw UsageError("--threads must be >= 0, got " + std::to_string(threads));
-    if (precision == "f32") {
-        o.precision = Precision::F32;
-    } else if (precision == "bf16") {
-        if (cpu_has_bf16()) {
-            o.precision = Precision::BF16;
-        } else {
-            std::cerr << "vitlens: --precision bf16: this CPU has no AVX512-BF16 or AMX; running in f32\n";
-            o.precision = Precision::F32;
-        }
-    } else {
-        throw UsageError("--precision must be f32 or bf16, got '" + precision + "'");
+    o.precision = Precision::F32;
+    if (precision == "bf16") {
+        if (cpu_has_bf16()) o.precision = Precision::BF16;
+        else std::cerr << "vitlens: --precision bf16: this CPU has no AVX512-BF16 or AMX; running in f32\n";
     }
     return o;
 }
@@ -229,60 +220,6 @@ std::string csv_field(const std::string& s) {
     return o + "\"";
 }
 
-
-static std::string temp_beside(const fs::path& p) {
-    // Same folder (so rename is atomic), same extension (so imwrite picks the format).
-    return (p.parent_path() / ("." + p.stem().string() + ".tmp-" + std::to_string(::getpid()) + p.extension().string()))
-        .string();
-}
-
-void check_can_write(const std::string& path, bool overwrite) {
-    std::error_code ec;
-    if (!overwrite && fs::exists(path, ec))
-        throw OutputError(path + ": already exists; pass --overwrite to replace it");
-}
-
-void write_text_atomic(const std::string& path, const std::string& text) {
-    std::string tmp = temp_beside(path);
-    {
-        std::ofstream f(tmp, std::ios::binary);
-        f << text;
-        f.flush();
-        if (!f) {
-            std::error_code ec;
-            fs::remove(tmp, ec);
-            throw OutputError(path + ": cannot write (" + std::strerror(errno) + ")");
-        }
-    }
-    std::error_code ec;
-    fs::rename(tmp, path, ec);
-    if (ec) {
-        fs::remove(tmp, ec);
-        throw OutputError(path + ": cannot rename the finished file into place (" + ec.message() + ")");
-    }
-}
-
-void write_image_atomic(const std::string& path, const cv::Mat& rgb) {
-    std::string tmp = temp_beside(path);
-    cv::Mat bgr;
-    cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
-    bool ok = false;
-    try {
-        ok = cv::imwrite(tmp, bgr);
-    } catch (const cv::Exception& e) {
-        ok = false;
-    }
-    std::error_code ec;
-    if (!ok) {
-        fs::remove(tmp, ec);
-        throw OutputError(path + ": cannot write image");
-    }
-    fs::rename(tmp, path, ec);
-    if (ec) {
-        fs::remove(tmp, ec);
-        throw OutputError(path + ": cannot rename the finished file into place (" + ec.message() + ")");
-    }
-}
 
 OutputDir::OutputDir(std::string dir, bool overwrite) : dir_(std::move(dir)) {
     std::error_code ec;

@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "options.h"
 #include "vitlens/classifier.h"
+#include "vitlens/output_file.h"
 
 namespace vitlens::app {
-
-namespace po = boost::program_options;
 
 // Documented in `vitlens --help` and the README.
 enum Exit : int {
@@ -108,12 +108,6 @@ private:
     bool may_replace_;
 };
 
-// Writes `path` atomically (temp name beside it + rename).
-void write_text_atomic(const std::string& path, const std::string& text);
-void write_image_atomic(const std::string& path, const cv::Mat& rgb);
-// Replacement policy for a single output file: refuse an existing file
-// unless `overwrite`.
-void check_can_write(const std::string& path, bool overwrite);
 
 // The JSON array of top entries: [{"index": i, "label": "...", "prob": p}, ...]
 std::string top_json(const Prediction& p);

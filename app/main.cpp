@@ -1,6 +1,8 @@
 // vitlens: classify images with Vision Transformers on the CPU, show where
 // the model looked, and do both on live streams.
+#include <cstdlib>
 #include <exception>
+#include <opencv2/core/utils/logger.hpp>
 #include <iostream>
 #include <string>
 
@@ -65,6 +67,9 @@ int main(int argc, char** argv) {
         std::cout << "vitlens " << VITLENS_VERSION << "\n";
         return kOk;
     }
+    // OpenCV's own log lines (GStreamer and FFmpeg warnings while a source is
+    // probed) would bury vitlens's message; OPENCV_LOG_LEVEL brings them back.
+    if (!std::getenv("OPENCV_LOG_LEVEL")) cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
     try {
         int sub_argc = argc - 1;
         char** sub_argv = argv + 1;

@@ -45,11 +45,14 @@ int main(int argc, char** argv) {
     std::optional<std::pair<int, int>> q;
     if (p.isSet(query)) {
         QStringList rc = p.value(query).split(',');
-        if (rc.size() != 2) {
-            std::fprintf(stderr, "vitlens-gui: --query must be ROW,COL\n");
+        bool ok_r = false, ok_c = false;
+        int r = rc.size() == 2 ? rc[0].trimmed().toInt(&ok_r) : 0, c = rc.size() == 2 ? rc[1].trimmed().toInt(&ok_c) : 0;
+        if (!ok_r || !ok_c || r < 0 || c < 0) {
+            std::fprintf(stderr, "vitlens-gui: --query must be ROW,COL (two integers >= 0), got '%s'\n",
+                         qPrintable(p.value(query)));
             return 1;
         }
-        q = std::make_pair(rc[0].toInt(), rc[1].toInt());
+        q = std::make_pair(r, c);
     }
 
     vitlens::gui::MainWindow w;

@@ -101,7 +101,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 }
 
 MainWindow::~MainWindow() {
-    worker_->requestStop();
+    worker_->requestStopAll();
     thread_.quit();
     thread_.wait();
 }
@@ -252,7 +252,7 @@ void MainWindow::buildUi() {
         table_->setRowCount(0);
         batch_progress_->setRange(0, static_cast<int>(paths.size()));
         batch_progress_->setValue(0);
-        emit requestBatch(paths);
+        emit requestBatch(paths, worker_->newJob());
     });
     connect(worker_, &InferenceWorker::batchProgress, batch_progress_, &QProgressBar::setValue);
     connect(worker_, &InferenceWorker::batchFinished, this, [this] {
@@ -428,11 +428,12 @@ void MainWindow::startLive(const QString& source) {
     live_ = true;
     live_button_->setText(tr("Stop (F5)"));
     tabs_->setCurrentIndex(3);
-    emit requestLive(source.trimmed(), "rollout", record);
+    live_ticket_ = worker_->newJob();
+    emit requestLive(source.trimmed(), "rollout", record, live_ticket_);
 }
 
 void MainWindow::stopLive() {
-    if (live_) worker_->requestStop();
+    if (live_) worker_->requestStop(live_ticket_);
 }
 
 void MainWindow::setScreenshot(const QString& path, const QString& method, std::optional<std::pair<int, int>> query) {
@@ -472,8 +473,14 @@ void MainWindow::onModelLoaded(const ModelInfo& info) {
     head_->clear();
     head_->addItem(tr("all heads (fused)"));
     for (int h = 0; h < info.heads; ++h) head_->addItem(tr("head %1").arg(h));
-    if (query_ && (query_->first >= info.grid_h || query_->second >= info.grid_w)) query_.reset();
     statusBar()->showMessage(tr("Model loaded: %1").arg(info.dir), 5000);
+    if (query_ && (query_->first >= info.grid_h || query_->second >= info.grid_w)) {
+        const auto q = *query_;
+        query_.reset();
+        if (!screenshot_path_.isEmpty())  // a --query the user typed: say so (the screenshot run exits 1)
+            showError(tr("--query %1,%2 is outside the %3x%4 patch grid of this model")
+                          .arg(q.first).arg(q.second).arg(info.grid_h).arg(info.grid_w));
+    }
 }
 
 void MainWindow::onModelFailed(const QString& message) {
@@ -721,7 +728,7 @@ void MainWindow::keyPressEvent(QKeyEvent* e) {
 
 void MainWindow::closeEvent(QCloseEvent* e) {
     QSettings().setValue("geometry", saveGeometry());
-    worker_->requestStop();
+    worker_->requestStopAll();
     QMainWindow::closeEvent(e);
 }
 

@@ -53,8 +53,8 @@ signals:
     void requestExplainImage(const QImage& image, const QString& name);
     void requestMap(const vitlens::gui::MapParams& p);
     void requestGallery(const QString& colormap);
-    void requestBatch(const QStringList& paths);
-    void requestLive(const QString& source, const QString& method, const QString& record);
+    void requestBatch(const QStringList& paths, qint64 ticket);
+    void requestLive(const QString& source, const QString& method, const QString& record, qint64 ticket);
     void requestCameras();
     // For tests and screenshot mode: the view shows a new map.
     void mapShown();
@@ -133,6 +133,7 @@ private:
     ModelInfo model_;
     bool model_ready_ = false;
     bool live_ = false;
+    qint64 live_ticket_ = 0;  // the live job Stop stops (InferenceWorker::newJob)
     bool has_image_ = false;
     std::optional<std::pair<int, int>> query_;
     QString last_error_;

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <chrono>
 #include <opencv2/imgproc.hpp>
-#include <opencv2/videoio.hpp>
 #include <sstream>
 #include <thread>
 
@@ -34,11 +33,53 @@ InferenceWorker::InferenceWorker(QObject* parent) : QObject(parent) {
 
 InferenceWorker::~InferenceWorker() = default;
 
-void InferenceWorker::requestStop() {
-    stop_ = true;
-    std::lock_guard<std::mutex> lk(engine_mu_);
+qint64 InferenceWorker::newJob() {
+    std::lock_guard<std::mutex> lk(jobs_mu_);
+    return ++issued_;
+}
+
+void InferenceWorker::requestStop(qint64 ticket) {
+    std::lock_guard<std::mutex> lk(jobs_mu_);
+    stopped_.insert(ticket);
+    if (engine_ && engine_ticket_ == ticket) engine_->stop();
+}
+
+void InferenceWorker::requestStopAll() {
+    std::lock_guard<std::mutex> lk(jobs_mu_);
+    stop_all_upto_ = issued_;
     if (engine_) engine_->stop();
 }
+
+bool InferenceWorker::cancelled(qint64 ticket) {
+    std::lock_guard<std::mutex> lk(jobs_mu_);
+    return ticket <= stop_all_upto_ || stopped_.count(ticket) != 0;
+}
+
+void InferenceWorker::forget(qint64 ticket) {
+    std::lock_guard<std::mutex> lk(jobs_mu_);
+    stopped_.erase(ticket);
+}
+
+// Makes a live engine reachable by requestStop for exactly its lifetime:
+// declared after the engine, so it unregisters before the engine dies. A
+// stop that came before the registration is applied at once.
+class EngineRegistration {
+public:
+    EngineRegistration(InferenceWorker& w, StreamEngine& e, qint64 ticket) : w_(w) {
+        std::lock_guard<std::mutex> lk(w_.jobs_mu_);
+        w_.engine_ = &e;
+        w_.engine_ticket_ = ticket;
+        if (ticket <= w_.stop_all_upto_ || w_.stopped_.count(ticket)) e.stop();
+    }
+    ~EngineRegistration() {
+        std::lock_guard<std::mutex> lk(w_.jobs_mu_);
+        w_.engine_ = nullptr;
+        w_.engine_ticket_ = 0;
+    }
+
+private:
+    InferenceWorker& w_;
+};
 
 void InferenceWorker::delay() {
     if (int ms = extra_delay_ms_.load(); ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
@@ -189,8 +230,7 @@ void InferenceWorker::computeGallery(const QString& colormap) {
     }
 }
 
-void InferenceWorker::classifyBatch(const QStringList& paths) {
-    stop_ = false;
+void InferenceWorker::classifyBatch(const QStringList& paths, qint64 ticket) {
     if (!clf_) {
         emit imageFailed("no model is loaded");
         emit batchFinished();
@@ -198,7 +238,7 @@ void InferenceWorker::classifyBatch(const QStringList& paths) {
     }
     int done = 0;
     for (const QString& p : paths) {
-        if (stop_) break;
+        if (cancelled(ticket)) break;
         BatchRow row;
         row.path = p;
         try {
@@ -213,54 +253,48 @@ void InferenceWorker::classifyBatch(const QStringList& paths) {
         emit batchRow(row);
         emit batchProgress(++done, static_cast<int>(paths.size()));
     }
+    forget(ticket);
     emit batchFinished();
 }
 
-void InferenceWorker::startLive(const QString& source, const QString& method, const QString& recordPath) {
+StreamSummary InferenceWorker::runLive(StreamEngine& engine, VideoRecorder* recorder) {
+    return engine.run(*clf_, [&](const FrameResult& r) {
+        delay();
+        if (recorder) recorder->write(r.annotated, r.source_fps);
+        // Newest frame wins towards the GUI too: skip a frame the GUI has not caught up with.
+        if (live_pending_.exchange(true)) return;
+        QString top;
+        for (auto& t : r.prediction.top)
+            top += QString("%1  %2%\n").arg(QString::fromStdString(t.label)).arg(100.0 * t.prob, 0, 'f', 1);
+        emit liveFrame(to_qimage(r.annotated), top.trimmed(), r.fps, r.latency_ms, r.dropped, r.frame);
+    });
+}
+
+void InferenceWorker::startLive(const QString& source, const QString& method, const QString& recordPath,
+                                qint64 ticket) {
     if (!clf_) {
+        forget(ticket);
         emit liveStopped("", "no model is loaded");
         return;
     }
-    stop_ = false;
     StreamOptions o;
     o.explain = method.toStdString();
     o.top_k = std::min(3, clf_->spec().num_classes);
-    cv::VideoWriter writer;
     QString error;
     StreamSummary sum;
     try {
+        // The recording goes to a temporary file, moved into place only when complete.
+        std::unique_ptr<VideoRecorder> recorder;
+        if (!recordPath.isEmpty()) recorder = std::make_unique<VideoRecorder>(recordPath.toStdString());
         StreamEngine engine(source.toStdString(), o);
-        {
-            std::lock_guard<std::mutex> lk(engine_mu_);
-            engine_ = &engine;
-        }
-        if (stop_) engine.stop();
-        sum = engine.run(*clf_, [&](const FrameResult& r) {
-            delay();
-            if (!recordPath.isEmpty()) {
-                if (!writer.isOpened())
-                    writer.open(recordPath.toStdString(), cv::VideoWriter::fourcc('M', 'J', 'P', 'G'),
-                                r.source_fps > 0 ? r.source_fps : 15.0, r.annotated.size());
-                cv::Mat bgr;
-                cv::cvtColor(r.annotated, bgr, cv::COLOR_RGB2BGR);
-                if (writer.isOpened()) writer.write(bgr);
-            }
-            // Newest frame wins towards the GUI too: skip a frame the GUI has not caught up with.
-            if (live_pending_.exchange(true)) return;
-            QString top;
-            for (auto& t : r.prediction.top)
-                top += QString("%1  %2%\n").arg(QString::fromStdString(t.label)).arg(100.0 * t.prob, 0, 'f', 1);
-            emit liveFrame(to_qimage(r.annotated), top.trimmed(), r.fps, r.latency_ms, r.dropped, r.frame);
-        });
-        std::lock_guard<std::mutex> lk(engine_mu_);
-        engine_ = nullptr;
+        EngineRegistration registration(*this, engine, ticket);
+        sum = runLive(engine, recorder.get());
+        if (recorder && recorder->frames() > 0) recorder->finish();
     } catch (const std::exception& e) {
-        std::lock_guard<std::mutex> lk(engine_mu_);
-        engine_ = nullptr;
         error = QString::fromStdString(e.what());
     }
+    forget(ticket);
     live_pending_ = false;
-    if (writer.isOpened()) writer.release();
     if (error.isEmpty() && !sum.error.empty()) error = QString::fromStdString(sum.error);
     QString s = QString("%1 frames read, %2 processed, %3 dropped, %4 FPS")
                     .arg(sum.read).arg(sum.processed).arg(sum.dropped).arg(sum.fps, 0, 'f', 1);

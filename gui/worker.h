@@ -11,9 +11,11 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <set>
 
 #include "vitlens/attention_maps.h"
 #include "vitlens/classifier.h"
+#include "vitlens/output_file.h"
 #include "vitlens/stream.h"
 
 namespace vitlens::gui {
@@ -61,8 +63,13 @@ class InferenceWorker : public QObject {
 public:
     explicit InferenceWorker(QObject* parent = nullptr);
     ~InferenceWorker() override;
-    // Thread-safe: asks a running live stream or batch to stop.
-    void requestStop();
+    // Stoppable jobs (a batch, a live stream) carry a ticket from newJob(),
+    // taken by the GUI thread when it sends the request. requestStop(ticket)
+    // stops that job whether it is running or still queued behind another;
+    // requestStopAll() stops every job issued so far. Thread-safe.
+    qint64 newJob();
+    void requestStop(qint64 ticket);
+    void requestStopAll();
     // Tests: sleep this long inside every inference (simulates a slow model).
     void setExtraDelayForTesting(int ms) { extra_delay_ms_ = ms; }
     // Newest-frame-wins towards the GUI: the GUI calls this when it has shown a live frame.
@@ -74,8 +81,8 @@ public slots:
     void explainImage(const QImage& image, const QString& name);
     void computeMap(const vitlens::gui::MapParams& p);
     void computeGallery(const QString& colormap);
-    void classifyBatch(const QStringList& paths);
-    void startLive(const QString& source, const QString& method, const QString& recordPath);
+    void classifyBatch(const QStringList& paths, qint64 ticket);
+    void startLive(const QString& source, const QString& method, const QString& recordPath, qint64 ticket);
     void listCameras();
 
 signals:
@@ -94,18 +101,25 @@ signals:
     void camerasListed(const QStringList& cameras);
 
 private:
+    friend class EngineRegistration;
     void explainRgb(const cv::Mat& rgb, const QString& name);
     void delay();
+    bool cancelled(qint64 ticket);
+    void forget(qint64 ticket);
+    StreamSummary runLive(StreamEngine& engine, VideoRecorder* recorder);
 
     std::unique_ptr<Classifier> clf_;
     cv::Mat current_rgb_;
     Explained current_;
     bool has_current_ = false;
-    std::atomic<bool> stop_{false};
     std::atomic<int> extra_delay_ms_{0};
     std::atomic<bool> live_pending_{false};
-    std::mutex engine_mu_;
-    StreamEngine* engine_ = nullptr;
+    std::mutex jobs_mu_;                 // guards the four below
+    qint64 issued_ = 0;                  // the newest ticket
+    qint64 stop_all_upto_ = 0;           // requestStopAll(): tickets <= this are stopped
+    std::set<qint64> stopped_;           // requestStop(ticket) for jobs not finished yet
+    StreamEngine* engine_ = nullptr;     // the running live stream, registered by EngineRegistration
+    qint64 engine_ticket_ = 0;
 };
 
 // RGB cv::Mat <-> QImage (deep copies).
