@@ -1,5 +1,6 @@
 #include "vitlens/model_config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -42,7 +43,7 @@ std::string Preprocess::describe() const {
         case Resize::None: s << "no resize"; break;
         case Resize::Exact: s << "resize to " << resize_w << "x" << resize_h; break;
         case Resize::ShortestEdge: s << "resize shortest edge to " << edge; break;
-        case Resize::LongestEdge: s << "resize longest edge to " << edge; break;
+        case Resize::LongestEdge: s << "resize to fit " << resize_w << "x" << resize_h << " keeping the aspect ratio"; break;
     }
     s << " (" << interp_name(interp) << ", antialiased)";
     if (center_crop) s << ", center crop " << crop_w << "x" << crop_h << (pad_to_crop ? " (padded)" : "");
@@ -127,24 +128,27 @@ bool get_bool(const json& j, const std::string& key, const std::string& file, bo
     return j[key].get<bool>();
 }
 
-std::array<float, 3> get_triple(const json& j, const std::string& key, const std::string& file,
-                                std::array<float, 3> def) {
+// A number or an array of 1 or 3 numbers, in double precision (as Python reads it).
+std::array<double, 3> get_triple_d(const json& j, const std::string& key, const std::string& file,
+                                   std::array<double, 3> def) {
     if (!j.contains(key) || j[key].is_null()) return def;
     const json& v = j[key];
-    if (v.is_number()) {
-        float f = v.get<float>();
-        return {f, f, f};
-    }
-    if (!v.is_array() || (v.size() != 3 && v.size() != 1))
+    if (!v.is_number() && (!v.is_array() || (v.size() != 3 && v.size() != 1)))
         fail(file, "'" + key + "' must be a number or an array of 3 numbers, got " + v.dump());
-    std::array<float, 3> out{};
+    std::array<double, 3> out{};
     for (size_t i = 0; i < 3; ++i) {
-        const json& e = v[v.size() == 1 ? 0 : i];
+        const json& e = v.is_number() ? v : v[v.size() == 1 ? 0 : i];
         if (!e.is_number()) fail(file, "'" + key + "' must hold numbers, got " + v.dump());
-        out[i] = e.get<float>();
-        if (!std::isfinite(out[i])) fail(file, "'" + key + "' is not finite");
+        out[i] = e.get<double>();
+        if (!std::isfinite(static_cast<float>(out[i]))) fail(file, "'" + key + "' is not finite");
     }
     return out;
+}
+
+std::array<float, 3> get_triple(const json& j, const std::string& key, const std::string& file,
+                                std::array<float, 3> def) {
+    auto d = get_triple_d(j, key, file, {def[0], def[1], def[2]});
+    return {static_cast<float>(d[0]), static_cast<float>(d[1]), static_cast<float>(d[2])};
 }
 
 // id2label with string or integer keys and values; every index 0..n-1 present.
@@ -305,13 +309,17 @@ void fill_timm(ModelSpec& s, const json& j, const std::string& file, const SafeT
         p.resize_w = scale_w;
     } else if (mode == "border") {
         p.resize = Preprocess::Resize::LongestEdge;
-        p.edge = std::max(scale_h, scale_w);
+        p.resize_h = scale_h;
+        p.resize_w = scale_w;
         p.pad_to_crop = true;
     } else {
         fail(file, "pretrained_cfg.crop_mode '" + mode + "' is not supported (center, squash, border)");
     }
     p.mean = get_triple(pc, "mean", file, {0.485f, 0.456f, 0.406f});
     p.std = get_triple(pc, "std", file, {0.229f, 0.224f, 0.225f});
+    // timm fills the border with [round(255 * m) for m in mean]: Python's round of a double
+    const auto mean_d = get_triple_d(pc, "mean", file, {0.485, 0.456, 0.406});
+    for (int c = 0; c < 3; ++c) p.pad_fill[c] = static_cast<uint8_t>(std::clamp(std::nearbyint(255.0 * mean_d[c]), 0.0, 255.0));
     p.rescale = 1.0f / 255.0f;
 }
 

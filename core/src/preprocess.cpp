@@ -376,10 +376,10 @@ cv::Mat resize_and_crop(const cv::Mat& rgb8, const Preprocess& p, Geometry* geo)
             if (w <= h) { h = static_cast<int>(double(p.edge) * h / w); w = p.edge; }
             else { w = static_cast<int>(double(p.edge) * w / h); h = p.edge; }
             break;
-        case Preprocess::Resize::LongestEdge: {
-            double s = double(p.edge) / std::max(w, h);
-            w = std::max(1, int(std::lround(w * s)));
-            h = std::max(1, int(std::lround(h * s)));
+        case Preprocess::Resize::LongestEdge: {  // timm ResizeKeepRatio(longest=1): Python's round
+            const double ratio = std::max(double(h) / p.resize_h, double(w) / p.resize_w);
+            w = std::max(1, round_half_even(w / ratio));
+            h = std::max(1, round_half_even(h / ratio));
             break;
         }
     }
@@ -390,13 +390,16 @@ cv::Mat resize_and_crop(const cv::Mat& rgb8, const Preprocess& p, Geometry* geo)
     g.resized_h = h;
     cv::Mat out = resized;
     if (p.center_crop) {
-        // Pad (zeros) when the crop is larger than the image, as both HF and torchvision do.
+        // Pad when the crop is larger than the image: zeros, as HF and torchvision do, or the
+        // mean colour for timm's crop_mode=border.
         int pad_l = 0, pad_t = 0;
         if (p.crop_w > w || p.crop_h > h) {
             pad_l = std::max(0, (p.crop_w - w) / 2);
             pad_t = std::max(0, (p.crop_h - h) / 2);
             int pad_r = std::max(0, p.crop_w - w - pad_l), pad_b = std::max(0, p.crop_h - h - pad_t);
-            cv::copyMakeBorder(resized, out, pad_t, pad_b, pad_l, pad_r, cv::BORDER_CONSTANT, cv::Scalar::all(0));
+            cv::Scalar fill = cv::Scalar::all(0);
+            if (p.pad_to_crop) fill = cv::Scalar(p.pad_fill[0], p.pad_fill[1], p.pad_fill[2]);
+            cv::copyMakeBorder(resized, out, pad_t, pad_b, pad_l, pad_r, cv::BORDER_CONSTANT, fill);
         }
         int dx = out.cols - p.crop_w, dy = out.rows - p.crop_h;
         int left = p.crop_round_half_even ? round_half_even(dx / 2.0) : dx / 2;

@@ -199,3 +199,41 @@ TEST(Preprocess, PillowResizeKeepsConstantImagesConstant) {
         EXPECT_EQ(u.at<cv::Vec3b>(69, 79), cv::Vec3b(90, 140, 200)) << interp_name(i);
     }
 }
+
+// timm crop_mode=border: keep-ratio resize to fit floor(size / crop_pct),
+// pad with the mean colour (round(255 * mean)), center crop. Reference:
+// models/make_preprocess_fixtures.py, written from timm's transforms.
+TEST(Preprocess, TimmBorderPadsWithTheMeanColour) {
+    const auto ref = nlohmann::json::parse(read_file(fixture("preprocess_timm_border.json")));
+    nlohmann::json cfg = nlohmann::json::parse(read_file(fixture("timm_f32/config.json")));
+    SafeTensors st(fixture("timm_f32/model.safetensors"));
+    int padded = 0;
+    for (const auto& c : ref["cases"]) {
+        auto& pc = cfg["pretrained_cfg"];
+        pc["crop_mode"] = "border";
+        pc["crop_pct"] = c["crop_pct"];
+        pc["mean"] = c["mean"];
+        pc["std"] = c["std"];
+        ModelSpec s = parse_model_config(cfg.dump(), "config.json", &st);
+        ASSERT_TRUE(s.pre.pad_to_crop);
+        for (int ch = 0; ch < 3; ++ch) EXPECT_EQ(int(s.pre.pad_fill[ch]), c["info"]["fill"][ch].get<int>());
+        cv::Mat rgb = decode_image(fixture("images/" + c["image"].get<std::string>()));
+        Geometry g;
+        cv::Mat out = resize_and_crop(rgb, s.pre, &g);
+        ASSERT_EQ(out.size(), cv::Size(32, 32));
+        EXPECT_EQ(g.resized_w, c["info"]["resized"][0].get<int>());
+        EXPECT_EQ(g.resized_h, c["info"]["resized"][1].get<int>());
+        const auto& want = c["values"];
+        ASSERT_EQ(want.size(), size_t(3 * 32 * 32));
+        float worst = 0;
+        for (int ch = 0; ch < 3; ++ch)
+            for (int y = 0; y < 32; ++y)
+                for (int x = 0; x < 32; ++x) {
+                    float v = (out.at<cv::Vec3b>(y, x)[ch] / 255.f - s.pre.mean[ch]) / s.pre.std[ch];
+                    worst = std::max(worst, std::abs(v - want[(ch * 32 + y) * 32 + x].get<float>()));
+                }
+        EXPECT_LT(worst, 1e-4) << c["image"] << " crop_pct " << c["crop_pct"];
+        for (int p : c["info"]["pad_ltrb"]) padded += p;
+    }
+    EXPECT_GT(padded, 0);  // the cases do exercise the padding
+}

@@ -23,13 +23,15 @@ const char* interp_name(Interp i);
 // How an image becomes the model's input. Steps in order: resize, center
 // crop, rescale, normalise.
 struct Preprocess {
+    // LongestEdge: keep the aspect ratio, fit inside resize_w x resize_h (timm ResizeKeepRatio, longest=1)
     enum class Resize { None, Exact, ShortestEdge, LongestEdge };
     Resize resize = Resize::Exact;
     int resize_h = 224, resize_w = 224;  // Exact
-    int edge = 0;                        // ShortestEdge / LongestEdge target
+    int edge = 0;                        // ShortestEdge target
     Interp interp = Interp::Bilinear;
     bool center_crop = false;
-    bool pad_to_crop = false;            // timm crop_mode=border: pad when smaller
+    bool pad_to_crop = false;            // timm crop_mode=border: pad with pad_fill when smaller; else pads are 0
+    std::array<uint8_t, 3> pad_fill{0, 0, 0};  // RGB: timm's round(255 * mean), from the config's doubles
     bool crop_round_half_even = false;   // torchvision CenterCrop rounding vs HF floor
     int crop_h = 224, crop_w = 224;
     float rescale = 1.0f / 255.0f;       // applied to 8-bit values (1.0 if do_rescale is false)
