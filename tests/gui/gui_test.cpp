@@ -14,6 +14,8 @@
 #include <QTest>
 #include <QTimer>
 #include <cstdlib>
+#include <filesystem>
+#include <sys/wait.h>
 #include <opencv2/videoio.hpp>
 
 #include "main_window.h"
@@ -151,7 +153,10 @@ TEST(Gui, ClassifyFolderAndExportCsvOneRowPerImage) {
     t.w.openFolder(fx("images"));
     t.find<QPushButton>("classifyAll")->click();
     ASSERT_TRUE(reaches(done, 1));
+    // The spy saw the worker emit; the window adds the rows when its own
+    // thread gets the queued signals, and re-enables sorting after the last.
     auto* table = t.find<QTableWidget>("batchTable");
+    ASSERT_TRUE(QTest::qWaitFor([&] { return table->isSortingEnabled(); }, 10000));
     EXPECT_EQ(table->rowCount(), 4);
     TempDir d;
     QString csv = QString::fromStdString(d / "out.csv");
@@ -226,6 +231,30 @@ TEST(Gui, LiveRecordingAppearsOnlyWhenFinished) {
     EXPECT_GT(cap.get(cv::CAP_PROP_FRAME_COUNT), 0);
     QDir dir(QString::fromStdString(d.path()));
     EXPECT_TRUE(dir.entryList({".rec.tmp-*"}, QDir::Files | QDir::Hidden).isEmpty());  // no temporary left
+}
+
+// vitlens-gui's --query is parsed strictly: a malformed value or a patch
+// outside the grid is an error (exit 1), never silently 0,0.
+TEST(Gui, ScreenshotQueryIsChecked) {
+    TempDir d;
+    const std::string base = "QT_QPA_PLATFORM=offscreen " + std::string(VITLENS_GUI_BIN) + " --model " +
+                             fixture("hf_vit_f32") + " --screenshot " + (d / "shot.png") + " ";
+    auto run = [&](const std::string& q) {
+        const std::string cmd = base + "--query '" + q + "' " + fixture("images/img0.png") + " 2>" + (d / "err");
+        int st = std::system(cmd.c_str());
+        return std::make_pair(WIFEXITED(st) ? WEXITSTATUS(st) : 128, read_file(d / "err"));
+    };
+    for (const std::string q : {"a,b", "1", "1,2,3", "-1,0"}) {
+        auto [code, err] = run(q);
+        EXPECT_EQ(code, 1) << q;
+        EXPECT_NE(err.find("--query must be ROW,COL (two integers >= 0)"), std::string::npos) << q << ": " << err;
+    }
+    auto [code, err] = run("9,9");  // the fixture's grid is 4x4
+    EXPECT_EQ(code, 1);
+    EXPECT_NE(err.find("--query 9,9 is outside the 4x4 patch grid"), std::string::npos) << err;
+    auto [ok, err_ok] = run("1,2");
+    EXPECT_EQ(ok, 0) << err_ok;
+    EXPECT_TRUE(std::filesystem::exists(d / "shot.png"));
 }
 
 // Inference runs on the worker: the GUI's event loop keeps turning.
