@@ -51,7 +51,10 @@ public:
     CaptureSource(const std::string& s, SourceKind kind, const SourceOptions& o) : name_(s) {
         kind_ = kind;
         std::vector<int> params;
-        int open_ms = static_cast<int>(o.open_timeout_s * 1000), read_ms = static_cast<int>(o.read_timeout_s * 1000);
+        // A URL opens under FrameSource::open's deadline: the backend gets one more second of its
+        // own, so a silent server always ends at that deadline with the same message.
+        const double open_s = o.open_timeout_s + (kind == SourceKind::Url ? 1.0 : 0.0);
+        int open_ms = static_cast<int>(open_s * 1000), read_ms = static_cast<int>(o.read_timeout_s * 1000);
         if (kind == SourceKind::Camera || kind == SourceKind::Device) {
             std::string dev = kind == SourceKind::Camera ? "/dev/video" + s : s;
             struct stat st {};
