@@ -10,7 +10,7 @@
 #include <string>
 
 #include "common.h"
-#include "vitlens/checkpoint.h"
+#include "vitlens/bench_models.h"
 
 namespace vitlens::app {
 
@@ -36,120 +36,152 @@ double quantile(std::vector<double> v, double q) {
     return v[std::min(v.size() - 1, static_cast<size_t>(q * (v.size() - 1) + 0.5))];
 }
 
-}  // namespace
-
-int cmd_bench(int argc, char** argv) {
-    ModelOptions mo;
+struct BenchArgs {
     std::string arch, format = "text";
     int batch = 1, iters = 20, warmup = 3;
     bool capture = false;
-    po::options_description d("Options");
-    d.add_options()("help,h", "show this help");
-    mo.add_to(d);
-    OptionTable(d)
-        .choice("arch", &arch, "", {"vit_tiny", "vit_small", "vit_base"}, "A",
-                "random weights of vit_tiny, vit_small or vit_base (224, patch 16)")
-        .integer("batch,b", &batch, 1, 1, 1024, "N", "images per forward")
-        .integer("iters", &iters, 20, 1, 1'000'000, "N", "timed forwards")
-        .integer("warmup", &warmup, 3, 0, 1'000'000, "N", "untimed forwards first")
-        .flag("attention", &capture, "capture attention as heatmaps do")
-        .choice("format,f", &format, "text", {"text", "json"}, "F", "text | json");
-    po::variables_map vm;
-    if (!parse_args(argc, argv,
-                    "Usage: vitlens bench [--model DIR | --arch vit_tiny|vit_small|vit_base] [options]\n\n"
-                    "Times the encoder on random input: latency median/p90, images/s, GFLOP/s, time per stage,\n"
-                    "load time and peak RSS. Speed targets live here, not in the tests.",
-                    d, nullptr, vm))
-        return kOk;
-    if (!arch.empty() && !mo.model.empty()) throw UsageError("give --model or --arch, not both");
+};
 
-    ClassifierOptions copt = mo.classifier_options();
-    int threads = copt.threads > 0 ? copt.threads : default_thread_count();
-    set_thread_count(threads);
-    auto t0 = std::chrono::steady_clock::now();
+const char* kBenchUsage =
+    "Usage: vitlens bench [--model DIR | --arch vit_tiny|vit_small|vit_base] [options]\n\n"
+    "Times the encoder on random input: latency median/p90, images/s, GFLOP/s, time per stage,\n"
+    "load time and peak RSS. Speed targets live here, not in the tests.";
+
+void add_bench_options(po::options_description& d, BenchArgs& a) {
+    OptionTable(d)
+        .choice("arch", &a.arch, "", {"vit_tiny", "vit_small", "vit_base"}, "A",
+                "random weights of vit_tiny, vit_small or vit_base (224, patch 16)")
+        .integer("batch,b", &a.batch, 1, 1, 1024, "N", "images per forward")
+        .integer("iters", &a.iters, 20, 1, 1'000'000, "N", "timed forwards")
+        .integer("warmup", &a.warmup, 3, 0, 1'000'000, "N", "untimed forwards first")
+        .flag("attention", &a.capture, "capture attention as heatmaps do")
+        .choice("format,f", &a.format, "text", {"text", "json"}, "F", "text | json");
+}
+
+// The encoder under test: a checkpoint, or random weights of a standard shape.
+struct BenchModel {
     std::unique_ptr<Classifier> clf;
     std::unique_ptr<Encoder> enc;
     ModelSpec spec;
     std::string what;
-    if (!arch.empty()) {
-        try {
-            spec = spec_for_arch(arch);
-        } catch (const std::invalid_argument& e) {
-            throw UsageError(e.what());
-        }
-        EncoderWeights w = random_encoder_weights(spec, 0);
-        t0 = std::chrono::steady_clock::now();  // load = weight reorder, as from a checkpoint
-        enc = std::make_unique<Encoder>(spec, w, copt.precision);
-        what = arch + " (random weights)";
-    } else {
-        std::string dir = mo.resolve();
-        clf = std::make_unique<Classifier>(dir, copt);
-        spec = clf->spec();
-        what = dir;
-    }
-    double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    Encoder& e = clf ? clf->encoder() : *enc;
-    const double load_peak_mib = status_mib("VmHWM:");
-    reset_peak_rss();
+    double load_s = 0, load_peak_mib = 0;
+    Encoder& encoder() { return clf ? clf->encoder() : *enc; }
+};
 
+BenchModel load_bench_model(const BenchArgs& a, const ModelOptions& mo, const ClassifierOptions& copt) {
+    BenchModel m;
+    auto t0 = std::chrono::steady_clock::now();
+    if (!a.arch.empty()) {
+        m.spec = spec_for_arch(a.arch);
+        EncoderWeights w = random_encoder_weights(m.spec, 0);
+        t0 = std::chrono::steady_clock::now();  // load = weight reorder, as from a checkpoint
+        m.enc = std::make_unique<Encoder>(m.spec, w, copt.precision);
+        m.what = a.arch + " (random weights)";
+    } else {
+        m.what = mo.resolve();
+        m.clf = std::make_unique<Classifier>(m.what, copt);
+        m.spec = m.clf->spec();
+    }
+    m.load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    m.load_peak_mib = status_mib("VmHWM:");
+    return m;
+}
+
+struct BenchResult {
+    double median_ms = 0, p90_ms = 0, run_peak_mib = 0;
+    StageTimes stages{};
+    double stage_total = 0;
+};
+
+// Timed forwards, then a few profiled ones for the time per stage (they wait after each stage).
+BenchResult time_forwards(Encoder& e, const ModelSpec& spec, const BenchArgs& a) {
+    reset_peak_rss();
     std::mt19937 rng(1);
     std::normal_distribution<float> nd;
-    Tensor x({int64_t(batch), int64_t(spec.patches()) * spec.patch_dim()});
+    Tensor x({int64_t(a.batch), int64_t(spec.patches()) * spec.patch_dim()});
     for (int64_t i = 0; i < x.numel(); ++i) x[i] = nd(rng);
-    std::vector<float> logits(size_t(batch) * spec.num_classes);
+    std::vector<float> logits(size_t(a.batch) * spec.num_classes);
     AttentionCapture cap;
-    for (int i = 0; i < warmup; ++i) e.forward(x.data(), batch, logits.data(), capture ? &cap : nullptr);
+    AttentionCapture* capture = a.capture ? &cap : nullptr;
+    for (int i = 0; i < a.warmup; ++i) e.forward(x.data(), a.batch, logits.data(), capture);
     std::vector<double> ms;
-    for (int i = 0; i < iters; ++i) {
-        auto a = std::chrono::steady_clock::now();
-        e.forward(x.data(), batch, logits.data(), capture ? &cap : nullptr);
-        ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - a).count());
+    for (int i = 0; i < a.iters; ++i) {
+        auto t = std::chrono::steady_clock::now();
+        e.forward(x.data(), a.batch, logits.data(), capture);
+        ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count());
     }
-    // Stage shares from separate profiled runs (they wait after each stage).
+    BenchResult r;
+    r.median_ms = quantile(ms, 0.5);
+    r.p90_ms = quantile(ms, 0.9);
     e.set_profiling(true);
     e.reset_stage_times();
-    int prof = std::max(1, std::min(iters, 5));
-    for (int i = 0; i < prof; ++i) e.forward(x.data(), batch, logits.data(), capture ? &cap : nullptr);
+    for (int i = 0; i < std::max(1, std::min(a.iters, 5)); ++i) e.forward(x.data(), a.batch, logits.data(), capture);
     e.set_profiling(false);
-    StageTimes st = e.stage_times();
-    double total = 0;
-    for (double v : st) total += v;
+    r.stages = e.stage_times();
+    for (double v : r.stages) r.stage_total += v;
+    r.run_peak_mib = status_mib("VmHWM:");
+    return r;
+}
 
-    const double run_peak_mib = status_mib("VmHWM:");
-    const double weights_mib = spec.parameter_count() * 4.0 / (1 << 20);
-    // The encoder's f32 working buffers for this batch (input patches,
-    // residual stream, LayerNorm output, QKV, scores, context, MLP hidden, patch
-    // embedding) plus the attention capture when on.
+// The encoder's f32 working buffers for this batch (input patches, residual
+// stream, LayerNorm output, QKV, scores, context, MLP hidden, patch
+// embedding) plus the attention capture when on, in MiB.
+double activations_mib(const ModelSpec& spec, int batch, bool capture) {
     const double B = batch, T = spec.tokens(), D = spec.hidden, H = spec.heads, N = spec.patches();
-    const double act_floats = B * N * spec.patch_dim() + 3 * B * T * D + 3 * B * T * D + B * H * T * T +
-                              B * T * spec.mlp + B * N * D + (capture ? spec.layers * B * (H * T * T + T) : 0);
-    const double activations_mib = act_floats * 4 / (1 << 20);
-    double med = quantile(ms, 0.5), p90 = quantile(ms, 0.9);
-    double ips = batch * 1000.0 / med, gflops = spec.gflops() * batch / (med / 1000.0);
-    if (format == "json") {
+    const double floats = B * N * spec.patch_dim() + 3 * B * T * D + 3 * B * T * D + B * H * T * T +
+                          B * T * spec.mlp + B * N * D + (capture ? spec.layers * B * (H * T * T + T) : 0);
+    return floats * 4 / (1 << 20);
+}
+
+void print_bench(BenchModel& m, const BenchResult& r, const BenchArgs& a, int threads) {
+    const ModelSpec& spec = m.spec;
+    const double weights_mib = spec.parameters() * 4.0 / (1 << 20), act_mib = activations_mib(spec, a.batch, a.capture);
+    const double ips = a.batch * 1000.0 / r.median_ms, gflops = spec.gflops() * a.batch / (r.median_ms / 1000.0);
+    const char* prec = precision_name(m.encoder().precision());
+    auto share = [&](int s) { return r.stage_total > 0 ? r.stages[s] / r.stage_total : 0.0; };
+    if (a.format == "json") {
         std::printf("{\"model\": \"%s\", \"batch\": %d, \"threads\": %d, \"precision\": \"%s\", \"attention\": %s, "
                     "\"median_ms\": %.4f, \"p90_ms\": %.4f, \"images_per_s\": %.4f, \"gflops\": %.3f, "
                     "\"gflop_per_image\": %.4f, \"load_s\": %.4f, \"weights_f32_mib\": %.1f, \"activations_mib\": %.1f, "
                     "\"load_peak_rss_mib\": %.1f, \"peak_rss_mib\": %.1f, \"stages\": {",
-                    json_escape(what).c_str(), batch, threads, precision_name(e.precision()), capture ? "true" : "false",
-                    med, p90, ips, gflops, spec.gflops(), load_s, weights_mib, activations_mib, load_peak_mib,
-                    run_peak_mib);
-        for (int s = 0; s < kStageCount; ++s)
-            std::printf("%s\"%s\": %.4f", s ? ", " : "", stage_name(s), total > 0 ? st[s] / total : 0.0);
+                    json_escape(m.what).c_str(), a.batch, threads, prec, a.capture ? "true" : "false", r.median_ms,
+                    r.p90_ms, ips, gflops, spec.gflops(), m.load_s, weights_mib, act_mib, m.load_peak_mib,
+                    r.run_peak_mib);
+        for (int s = 0; s < kStageCount; ++s) std::printf("%s\"%s\": %.4f", s ? ", " : "", stage_name(s), share(s));
         std::printf("}}\n");
-    } else {
-        std::printf("model:       %s\n", what.c_str());
-        std::printf("setup:       batch %d, %d threads, %s%s, %d iterations after %d warm-up\n", batch, threads,
-                    precision_name(e.precision()), capture ? ", attention captured" : "", iters, warmup);
-        std::printf("latency:     median %.2f ms, p90 %.2f ms per batch\n", med, p90);
-        std::printf("throughput:  %.1f images/s, %.1f GFLOP/s (%.3f GFLOP per image)\n", ips, gflops, spec.gflops());
-        std::printf("load:        %.3f s\n", load_s);
-        std::printf("memory:      weights %.1f MiB as f32, activations %.1f MiB\n", weights_mib, activations_mib);
-        std::printf("peak RSS:    %.1f MiB while loading, %.1f MiB while running\n", load_peak_mib, run_peak_mib);
-        std::printf("stages:     ");
-        for (int s = 0; s < kStageCount; ++s) std::printf(" %s %.1f%%", stage_name(s), total > 0 ? 100 * st[s] / total : 0.0);
-        std::printf("\n");
+        return;
     }
+    std::printf("model:       %s\n", m.what.c_str());
+    std::printf("setup:       batch %d, %d threads, %s%s, %d iterations after %d warm-up\n", a.batch, threads, prec,
+                a.capture ? ", attention captured" : "", a.iters, a.warmup);
+    std::printf("latency:     median %.2f ms, p90 %.2f ms per batch\n", r.median_ms, r.p90_ms);
+    std::printf("throughput:  %.1f images/s, %.1f GFLOP/s (%.3f GFLOP per image)\n", ips, gflops, spec.gflops());
+    std::printf("load:        %.3f s\n", m.load_s);
+    std::printf("memory:      weights %.1f MiB as f32, activations %.1f MiB\n", weights_mib, act_mib);
+    std::printf("peak RSS:    %.1f MiB while loading, %.1f MiB while running\n", m.load_peak_mib, r.run_peak_mib);
+    std::printf("stages:     ");
+    for (int s = 0; s < kStageCount; ++s) std::printf(" %s %.1f%%", stage_name(s), 100 * share(s));
+    std::printf("\n");
+}
+
+}  // namespace
+
+int cmd_bench(int argc, char** argv) {
+    ModelOptions mo;
+    BenchArgs a;
+    po::options_description d("Options");
+    d.add_options()("help,h", "show this help");
+    mo.add_to(d);
+    add_bench_options(d, a);
+    po::variables_map vm;
+    if (!parse_args(argc, argv, kBenchUsage, d, nullptr, vm)) return kOk;
+    if (!a.arch.empty() && !mo.model.empty()) throw UsageError("give --model or --arch, not both");
+    const ClassifierOptions copt = mo.classifier_options();
+    const int threads = copt.threads > 0 ? copt.threads : default_thread_count();
+    set_thread_count(threads);
+    BenchModel m = load_bench_model(a, mo, copt);
+    const BenchResult r = time_forwards(m.encoder(), m.spec, a);
+    print_bench(m, r, a, threads);
     return kOk;
 }
 

@@ -43,6 +43,17 @@ void print(const std::string& format, const std::string& path, const Prediction&
     }
 }
 
+// image,top1_index,top1_label,top1_prob,... then logit_0.. when `logits` > 0.
+void print_csv_header(int top_k, int logits) {
+    std::string h = "image";
+    for (int i = 1; i <= top_k; ++i) {
+        auto n = std::to_string(i);
+        h += ",top" + n + "_index,top" + n + "_label,top" + n + "_prob";
+    }
+    for (int i = 0; i < logits; ++i) h += ",logit_" + std::to_string(i);
+    std::cout << h << "\n";
+}
+
 }  // namespace
 
 int cmd_classify(int argc, char** argv) {
@@ -80,16 +91,7 @@ int cmd_classify(int argc, char** argv) {
     Classifier clf(mo.resolve(), mo.classifier_options());
     const ModelSpec& spec = clf.spec();
     top_k = std::min(top_k, spec.num_classes);
-    if (format == "csv") {
-        std::string h = "image";
-        for (int i = 1; i <= top_k; ++i) {
-            auto n = std::to_string(i);
-            h += ",top" + n + "_index,top" + n + "_label,top" + n + "_prob";
-        }
-        if (logits)
-            for (int i = 0; i < spec.num_classes; ++i) h += ",logit_" + std::to_string(i);
-        std::cout << h << "\n";
-    }
+    if (format == "csv") print_csv_header(top_k, logits ? spec.num_classes : 0);
 
     DecodeOptions dopt;
     dopt.max_pixels = max_pixels;

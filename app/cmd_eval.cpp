@@ -41,167 +41,212 @@ cv::Mat render_confusion(const std::vector<std::vector<int>>& cm, const std::vec
     return img;
 }
 
-}  // namespace
-
-int cmd_eval(int argc, char** argv) {
-    ModelOptions mo;
+struct EvalArgs {
     std::vector<std::string> idx;
     std::string folder, format = "text", confusion, predictions;
     int limit = 0, batch = 64;
     bool overwrite = false;
-    po::options_description d("Options");
-    d.add_options()("help,h", "show this help");
-    mo.add_to(d);
+};
+
+const char* kEvalUsage =
+    "Usage: vitlens eval [--model DIR] (--idx IMAGES LABELS | --folder ROOT) [options]\n\n"
+    "Accuracy through the full C++ pipeline: top-1, top-5, per-class accuracy, confusion matrix, images/s.\n"
+    "Progress goes to stderr (a bar on a terminal, a line every 5 s otherwise).";
+
+void add_eval_options(po::options_description& d, EvalArgs& a) {
     d.add_options()
-        ("idx", po::value(&idx)->multitoken()->value_name("IMAGES LABELS"),
+        ("idx", po::value(&a.idx)->multitoken()->value_name("IMAGES LABELS"),
          "IDX image and label files (MNIST format, .gz or raw)")
-        ("folder", po::value(&folder)->value_name("ROOT")->notifier([](const std::string& f) {
+        ("folder", po::value(&a.folder)->value_name("ROOT")->notifier([](const std::string& f) {
              if (f.empty()) throw UsageError("--folder needs a value, got an empty string");
          }),
-         "ImageFolder: ROOT/<label>/<image>, folder names matched to the model's labels (case-insensitive)")
-        ;
+         "ImageFolder: ROOT/<label>/<image>, folder names matched to the model's labels (case-insensitive)");
     OptionTable(d)
-        .choice("format,f", &format, "text", {"text", "json"}, "F", "text | json")
-        .text("confusion", &confusion, "FILE.png", "also render the confusion matrix as a PNG")
-        .text("predictions", &predictions, "FILE.csv",
+        .choice("format,f", &a.format, "text", {"text", "json"}, "F", "text | json")
+        .text("confusion", &a.confusion, "FILE.png", "also render the confusion matrix as a PNG")
+        .text("predictions", &a.predictions, "FILE.csv",
               "also write one row per image: index,image,label,predicted,probability (compare runs, e.g. f32 vs bf16)")
-        .flag("overwrite", &overwrite, "replace an existing --confusion or --predictions file")
-        .integer("limit", &limit, 0, 0, 1'000'000'000, "N", "evaluate only the first N images (0 = all)")
-        .integer("batch,b", &batch, 64, 1, 4096, "N", "images per encoder call");
-    po::variables_map vm;
-    if (!parse_args(argc, argv,
-                    "Usage: vitlens eval [--model DIR] (--idx IMAGES LABELS | --folder ROOT) [options]\n\n"
-                    "Accuracy through the full C++ pipeline: top-1, top-5, per-class accuracy, confusion matrix, images/s.\n"
-                    "Progress goes to stderr (a bar on a terminal, a line every 5 s otherwise).",
-                    d, nullptr, vm))
-        return kOk;
-    if (idx.empty() == folder.empty()) throw UsageError("give exactly one of --idx IMAGES LABELS or --folder ROOT");
-    if (!idx.empty() && idx.size() != 2) throw UsageError("--idx takes two files: IMAGES LABELS");
-    if (!confusion.empty()) check_can_write(confusion, overwrite);
-    if (!predictions.empty()) check_can_write(predictions, overwrite);
+        .flag("overwrite", &a.overwrite, "replace an existing --confusion or --predictions file")
+        .integer("limit", &a.limit, 0, 0, 1'000'000'000, "N", "evaluate only the first N images (0 = all)")
+        .integer("batch,b", &a.batch, 64, 1, 4096, "N", "images per encoder call");
+}
 
-    Classifier clf(mo.resolve(), mo.classifier_options());
-    const ModelSpec& s = clf.spec();
-    const int K = s.num_classes;
-
-    IdxSet set;
-    std::vector<FolderItem> items;
-    size_t n;
-    if (!idx.empty()) {
-        set = read_idx(idx[0], idx[1]);
-        n = set.count;
-        for (int i = 0; i < set.count; ++i)
-            if (set.labels[i] >= K)
-                throw InputError(idx[1] + ": label " + std::to_string(set.labels[i]) + " at index " + std::to_string(i) +
-                                 " is outside the model's " + std::to_string(K) + " classes");
-    } else {
-        items = scan_image_folder(folder, s.labels);
-        n = items.size();
-    }
-    if (limit > 0) n = std::min(n, size_t(limit));
-    if (n == 0) throw InputError("no images to evaluate");
-
-    std::vector<std::vector<int>> cm(K, std::vector<int>(K, 0));
-    std::vector<int> per_total(K, 0), per_ok(K, 0);
-    int top1 = 0, top5 = 0, evaluated = 0, failed = 0;
-    const int64_t per = int64_t(s.patches()) * s.patch_dim();
-    Tensor buf({int64_t(batch), per});
-    std::vector<int> truth;
-    std::vector<size_t> which;  // dataset index of each row in the batch
-    std::string rows = "index,image,label,predicted,probability\n";
-    Progress progress("eval", n);
-    double t0 = now_seconds();
-    auto flush = [&] {
-        if (truth.empty()) return;
-        auto preds = clf.classify_patches(buf.data(), static_cast<int>(truth.size()), std::min(5, K));
-        for (size_t i = 0; i < truth.size(); ++i) {
-            int y = truth[i], p = preds[i].top[0].index;
-            cm[y][p]++;
-            if (!predictions.empty()) {
-                const size_t j = which[i];
-                rows += std::to_string(j) + "," + csv_field(idx.empty() ? items[j].path : "idx:" + std::to_string(j)) +
-                        "," + csv_field(s.labels[y]) + "," + csv_field(s.labels[p]) + "," + float_str(preds[i].top[0].prob) +
-                        "\n";
-            }
-            per_total[y]++;
-            if (p == y) { ++top1; ++per_ok[y]; }
-            for (const TopEntry& t : preds[i].top)
-                if (t.index == y) { ++top5; break; }
+// The labelled images: an IDX pair or an ImageFolder tree, cut to --limit.
+class EvalSet {
+public:
+    EvalSet(const EvalArgs& a, const ModelSpec& s) : from_idx_(!a.idx.empty()) {
+        if (from_idx_) {
+            set_ = read_idx(a.idx[0], a.idx[1]);
+            n_ = set_.count;
+            for (int i = 0; i < set_.count; ++i)
+                if (set_.labels[i] >= s.num_classes)
+                    throw InputError(a.idx[1] + ": label " + std::to_string(set_.labels[i]) + " at index " +
+                                     std::to_string(i) + " is outside the model's " + std::to_string(s.num_classes) +
+                                     " classes");
+        } else {
+            items_ = scan_image_folder(a.folder, s.labels);
+            n_ = items_.size();
         }
-        evaluated += static_cast<int>(truth.size());
-        truth.clear();
-        which.clear();
-        progress.update(evaluated + failed);
+        if (a.limit > 0) n_ = std::min(n_, size_t(a.limit));
+        if (n_ == 0) throw InputError("no images to evaluate");
+    }
+    size_t size() const { return n_; }
+    cv::Mat image(size_t i) const { return from_idx_ ? set_.rgb(static_cast<int>(i)) : decode_image(items_[i].path); }
+    int label(size_t i) const { return from_idx_ ? set_.labels[i] : items_[i].label; }
+    std::string name(size_t i) const { return from_idx_ ? "idx:" + std::to_string(i) : items_[i].path; }
+
+private:
+    bool from_idx_;
+    IdxSet set_;
+    std::vector<FolderItem> items_;
+    size_t n_ = 0;
+};
+
+// Counts per class, the confusion matrix and the --predictions rows.
+struct Tally {
+    explicit Tally(int K) : cm(K, std::vector<int>(K, 0)), total(K, 0), ok(K, 0) {}
+    std::vector<std::vector<int>> cm;
+    std::vector<int> total, ok;
+    int top1 = 0, top5 = 0, evaluated = 0, failed = 0;
+    std::string rows = "index,image,label,predicted,probability\n";
+
+    void add(const Prediction& pr, int y, size_t j, const EvalSet& set, const ModelSpec& s, bool keep_rows) {
+        const int p = pr.top[0].index;
+        cm[y][p]++;
+        total[y]++;
+        if (p == y) {
+            ++top1;
+            ++ok[y];
+        }
+        for (const TopEntry& t : pr.top)
+            if (t.index == y) {
+                ++top5;
+                break;
+            }
+        if (keep_rows)
+            rows += std::to_string(j) + "," + csv_field(set.name(j)) + "," + csv_field(s.labels[y]) + "," +
+                    csv_field(s.labels[p]) + "," + float_str(pr.top[0].prob) + "\n";
+        ++evaluated;
+    }
+};
+
+// Decodes and prepares the images into batches and classifies each batch.
+void evaluate(Classifier& clf, const EvalSet& set, const EvalArgs& a, Tally& tally) {
+    const ModelSpec& s = clf.spec();
+    const int64_t per = int64_t(s.patches()) * s.patch_dim();
+    Tensor buf({int64_t(a.batch), per});
+    std::vector<size_t> rows;  // dataset index of each row in the batch
+    Progress progress("eval", set.size());
+    auto flush = [&] {
+        if (rows.empty()) return;
+        auto preds = clf.classify_patches(buf.data(), static_cast<int>(rows.size()), std::min(5, s.num_classes));
+        for (size_t i = 0; i < rows.size(); ++i)
+            tally.add(preds[i], set.label(rows[i]), rows[i], set, s, !a.predictions.empty());
+        rows.clear();
+        progress.update(tally.evaluated + tally.failed);
     };
-    for (size_t i = 0; i < n; ++i) {
+    for (size_t i = 0; i < set.size(); ++i) {
         try {
-            cv::Mat rgb = idx.empty() ? decode_image(items[i].path) : set.rgb(static_cast<int>(i));
-            Tensor t = prepare_image(rgb, s, nullptr);
-            std::copy(t.data(), t.data() + per, buf.data() + truth.size() * per);
-            truth.push_back(idx.empty() ? items[i].label : set.labels[i]);
-            which.push_back(i);
+            Tensor t = prepare_image(set.image(i), s, nullptr);
+            std::copy(t.data(), t.data() + per, buf.data() + rows.size() * per);
+            rows.push_back(i);
         } catch (const InputError& e) {
             std::cerr << "\nvitlens: " << e.what() << "\n";
-            ++failed;
+            ++tally.failed;
             continue;
         }
-        if (static_cast<int>(truth.size()) == batch) flush();
+        if (static_cast<int>(rows.size()) == a.batch) flush();
     }
     flush();
     progress.finish();
-    double secs = now_seconds() - t0;
-    if (evaluated == 0) throw InputError("every image failed to load");
-    double acc1 = 100.0 * top1 / evaluated, acc5 = 100.0 * top5 / evaluated, rate = evaluated / secs;
+}
 
-    if (format == "json") {
-        std::string js = "{\"images\": " + std::to_string(evaluated) + ", \"failed\": " + std::to_string(failed) +
-                         ", \"top1\": " + float_str(float(acc1)) + ", \"top5\": " + float_str(float(acc5)) +
-                         ", \"images_per_second\": " + float_str(float(rate)) + ", \"per_class\": [";
-        for (int k = 0; k < K; ++k) {
-            js += std::string(k ? ", " : "") + "{\"label\": \"" + json_escape(s.labels[k]) + "\", \"images\": " +
-                  std::to_string(per_total[k]) + ", \"top1\": " +
-                  (per_total[k] ? float_str(float(100.0 * per_ok[k] / per_total[k])) : std::string("null")) + "}";
-        }
-        js += "], \"confusion\": [";
-        for (int t = 0; t < K; ++t) {
-            js += t ? ", [" : "[";
-            for (int p = 0; p < K; ++p) js += (p ? ", " : "") + std::to_string(cm[t][p]);
-            js += "]";
-        }
-        std::cout << js << "]}\n";
-    } else {
-        std::printf("images:    %d evaluated%s\n", evaluated, failed ? (", " + std::to_string(failed) + " failed").c_str() : "");
-        std::printf("top-1:     %.2f%%\n", acc1);
-        std::printf("top-5:     %.2f%%\n", acc5);
-        std::printf("speed:     %.1f images/s (%.1f s, %d threads, %s)\n", rate, secs, clf.threads(),
-                    precision_name(clf.encoder().precision()));
-        std::printf("\nper class:\n");
-        for (int k = 0; k < K; ++k)
-            if (per_total[k])
-                std::printf("  %-20s %6.2f%%  (%d images)\n", s.labels[k].c_str(), 100.0 * per_ok[k] / per_total[k], per_total[k]);
-        if (K <= 30) {
-            std::printf("\nconfusion (rows = true, columns = predicted):\n%22s", "");
-            for (int p = 0; p < K; ++p) std::printf(" %5d", p);
-            std::printf("\n");
-            for (int t = 0; t < K; ++t) {
-                std::printf("  %2d %-17s", t, s.labels[t].substr(0, 17).c_str());
-                for (int p = 0; p < K; ++p) std::printf(" %5d", cm[t][p]);
-                std::printf("\n");
-            }
-        }
+double pct(int part, int whole) { return 100.0 * part / whole; }
+
+void print_json(const Tally& t, const ModelSpec& s, double rate) {
+    const int K = s.num_classes;
+    std::string js = "{\"images\": " + std::to_string(t.evaluated) + ", \"failed\": " + std::to_string(t.failed) +
+                     ", \"top1\": " + float_str(float(pct(t.top1, t.evaluated))) +
+                     ", \"top5\": " + float_str(float(pct(t.top5, t.evaluated))) +
+                     ", \"images_per_second\": " + float_str(float(rate)) + ", \"per_class\": [";
+    for (int k = 0; k < K; ++k)
+        js += std::string(k ? ", " : "") + "{\"label\": \"" + json_escape(s.labels[k]) + "\", \"images\": " +
+              std::to_string(t.total[k]) + ", \"top1\": " +
+              (t.total[k] ? float_str(float(pct(t.ok[k], t.total[k]))) : std::string("null")) + "}";
+    js += "], \"confusion\": [";
+    for (int r = 0; r < K; ++r) {
+        js += r ? ", [" : "[";
+        for (int p = 0; p < K; ++p) js += (p ? ", " : "") + std::to_string(t.cm[r][p]);
+        js += "]";
     }
-    if (!confusion.empty()) {
-        cv::Mat img = render_confusion(cm, s.labels);
+    std::cout << js << "]}\n";
+}
+
+void print_text(const Tally& t, const ModelSpec& s, double rate, double secs, Classifier& clf) {
+    const int K = s.num_classes;
+    std::printf("images:    %d evaluated%s\n", t.evaluated,
+                t.failed ? (", " + std::to_string(t.failed) + " failed").c_str() : "");
+    std::printf("top-1:     %.2f%%\n", pct(t.top1, t.evaluated));
+    std::printf("top-5:     %.2f%%\n", pct(t.top5, t.evaluated));
+    std::printf("speed:     %.1f images/s (%.1f s, %d threads, %s)\n", rate, secs, clf.threads(),
+                precision_name(clf.encoder().precision()));
+    std::printf("\nper class:\n");
+    for (int k = 0; k < K; ++k)
+        if (t.total[k])
+            std::printf("  %-20s %6.2f%%  (%d images)\n", s.labels[k].c_str(), pct(t.ok[k], t.total[k]), t.total[k]);
+    if (K > 30) return;
+    std::printf("\nconfusion (rows = true, columns = predicted):\n%22s", "");
+    for (int p = 0; p < K; ++p) std::printf(" %5d", p);
+    std::printf("\n");
+    for (int r = 0; r < K; ++r) {
+        std::printf("  %2d %-17s", r, s.labels[r].substr(0, 17).c_str());
+        for (int p = 0; p < K; ++p) std::printf(" %5d", t.cm[r][p]);
+        std::printf("\n");
+    }
+}
+
+void write_outputs(const Tally& t, const ModelSpec& s, const EvalArgs& a) {
+    if (!a.confusion.empty()) {
         cv::Mat rgb;
-        cv::cvtColor(img, rgb, cv::COLOR_BGR2RGB);
-        write_image_atomic(confusion, rgb);
-        std::cerr << "vitlens: confusion matrix -> " << confusion << "\n";
+        cv::cvtColor(render_confusion(t.cm, s.labels), rgb, cv::COLOR_BGR2RGB);
+        write_image_atomic(a.confusion, rgb);
+        std::cerr << "vitlens: confusion matrix -> " << a.confusion << "\n";
     }
-    if (!predictions.empty()) {
-        write_text_atomic(predictions, rows);
-        std::cerr << "vitlens: " << evaluated << " predictions -> " << predictions << "\n";
+    if (!a.predictions.empty()) {
+        write_text_atomic(a.predictions, t.rows);
+        std::cerr << "vitlens: " << t.evaluated << " predictions -> " << a.predictions << "\n";
     }
-    return failed ? kInputError : kOk;
+}
+
+}  // namespace
+
+int cmd_eval(int argc, char** argv) {
+    ModelOptions mo;
+    EvalArgs a;
+    po::options_description d("Options");
+    d.add_options()("help,h", "show this help");
+    mo.add_to(d);
+    add_eval_options(d, a);
+    po::variables_map vm;
+    if (!parse_args(argc, argv, kEvalUsage, d, nullptr, vm)) return kOk;
+    if (a.idx.empty() == a.folder.empty()) throw UsageError("give exactly one of --idx IMAGES LABELS or --folder ROOT");
+    if (!a.idx.empty() && a.idx.size() != 2) throw UsageError("--idx takes two files: IMAGES LABELS");
+    if (!a.confusion.empty()) check_can_write(a.confusion, a.overwrite);
+    if (!a.predictions.empty()) check_can_write(a.predictions, a.overwrite);
+
+    Classifier clf(mo.resolve(), mo.classifier_options());
+    const ModelSpec& s = clf.spec();
+    const EvalSet set(a, s);
+    Tally tally(s.num_classes);
+    const double t0 = now_seconds();
+    evaluate(clf, set, a, tally);
+    const double secs = now_seconds() - t0;
+    if (tally.evaluated == 0) throw InputError("every image failed to load");
+    const double rate = tally.evaluated / secs;
+    if (a.format == "json") print_json(tally, s, rate);
+    else print_text(tally, s, rate, secs, clf);
+    write_outputs(tally, s, a);
+    return tally.failed ? kInputError : kOk;
 }
 
 }  // namespace vitlens::app

@@ -24,7 +24,7 @@ void on_signal(int) { g_interrupted = true; }
 
 struct StreamArgs {
     StreamOptions so;
-    std::string source, out, jsonl, colormap = "turbo";
+    std::string source, out, jsonl, explain = "rollout", colormap = "turbo";
     bool display = false, list = false, overwrite = false, no_pace = false;
     float alpha = 0.45f;
 };
@@ -42,7 +42,7 @@ void add_stream_options(po::options_description& d, StreamArgs& a) {
               "camera index (0), device (/dev/video2), video file, URL (rtsp://, http://), "
               "GStreamer pipeline ending in appsink, or a folder/glob of images")
         .flag("list-cameras", &a.list, "list the /dev/video* devices that open, and exit")
-        .choice("explain", &so.explain, "rollout", {"rollout", "attention", "none"}, "M", "heatmap on every frame")
+        .choice("explain", &a.explain, "rollout", {"rollout", "attention", "none"}, "M", "heatmap on every frame")
         .integer("top-k,k", &so.top_k, 3, 1, 100000, "K", "labels per frame")
         .integer("max-frames", &so.max_frames, 0, 0, int64_t(1) << 40, "N", "stop after N processed frames (0 = no limit)")
         .real("duration", &so.duration_s, 0, 0, 1e7, false, "SEC", "stop after SEC seconds (0 = no limit)")
@@ -203,6 +203,8 @@ int cmd_stream(int argc, char** argv) {
     }
     if (a.source.empty()) throw UsageError("--source is required (or --list-cameras)");
     StreamOptions& so = a.so;
+    if (a.explain == "none") so.map.reset();
+    else so.map->method = parse_map_method(a.explain);
     so.style.colormap = parse_colormap(a.colormap);
     so.style.alpha = a.alpha;
     so.pace_files = !a.no_pace;

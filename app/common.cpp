@@ -15,6 +15,7 @@
 #include <set>
 
 #include "options.h"
+#include "vitlens/datasets.h"
 #include "vitlens/errors.h"
 
 namespace vitlens::app {
@@ -55,14 +56,6 @@ ClassifierOptions ModelOptions::classifier_options() const {
     return o;
 }
 
-static bool is_image_ext(const fs::path& p) {
-    static const std::set<std::string> exts = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif",
-                                               ".tiff", ".pgm", ".ppm", ".pbm", ".pnm", ".jpe"};
-    std::string e = p.extension().string();
-    std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return std::tolower(c); });
-    return exts.count(e) != 0;
-}
-
 std::vector<std::string> collect_images(const std::vector<std::string>& inputs, std::vector<std::string>& errors) {
     std::vector<std::string> out;
     for (const std::string& in : inputs) {
@@ -85,7 +78,7 @@ std::vector<std::string> collect_images(const std::vector<std::string>& inputs, 
                     break;
                 }
                 std::error_code e2;
-                if (!is_image_ext(it->path()) || it->is_directory(e2)) continue;
+                if (!has_image_extension(it->path().string()) || it->is_directory(e2)) continue;
                 if (it->is_regular_file(e2)) found.push_back(it->path().string());
                 else errors.push_back(it->path().string() + ": cannot open (broken link or not a regular file)");
             }

@@ -84,6 +84,9 @@ int main(int argc, char** argv) {
     } catch (const UsageError& e) {
         std::cerr << "vitlens " << cmd << ": " << e.what() << " (see vitlens " << cmd << " --help)\n";
         return kUsage;
+    } catch (const ArgumentError& e) {  // a value core cannot work with (a layer the model lacks, ...)
+        std::cerr << "vitlens " << cmd << ": " << e.what() << " (see vitlens " << cmd << " --help)\n";
+        return kUsage;
     } catch (const ModelError& e) {
         std::cerr << "vitlens: model error: " << e.what() << "\n";
         return kModelError;

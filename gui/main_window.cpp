@@ -107,6 +107,22 @@ MainWindow::~MainWindow() {
 }
 
 void MainWindow::buildUi() {
+    buildCentral();
+    tabs_ = new QTabWidget;
+    tabs_->addTab(buildExplainTab(), tr("Explain"));
+    tabs_->addTab(buildNormsTab(), tr("Token norms"));
+    tabs_->addTab(buildFolderTab(), tr("Folder"));
+    tabs_->addTab(buildLiveTab(), tr("Live"));
+    buildDocks();
+    model_status_ = new QLabel(tr("No model"));
+    fps_label_ = new QLabel;
+    fps_label_->setObjectName("fpsLabel");
+    statusBar()->addPermanentWidget(fps_label_);
+    statusBar()->addPermanentWidget(model_status_);
+}
+
+// The image view with the error banner above it.
+void MainWindow::buildCentral() {
     auto* central = new QWidget;
     auto* v = new QVBoxLayout(central);
     v->setContentsMargins(0, 0, 0, 0);
@@ -122,13 +138,22 @@ void MainWindow::buildUi() {
     setCentralWidget(central);
     connect(view_, &ImageView::patchClicked, this, &MainWindow::onPatchClicked);
 
-    // Right: tabs.
-    tabs_ = new QTabWidget;
+}
+
+// Image name, top-5 predictions and the attention controls.
+QWidget* MainWindow::buildExplainTab() {
     auto* explain = new QWidget;
     auto* ev = new QVBoxLayout(explain);
     image_label_ = new QLabel(tr("No image"));
     image_label_->setWordWrap(true);
     ev->addWidget(image_label_);
+    ev->addWidget(buildPredictionsBox());
+    ev->addWidget(buildAttentionControls());
+    ev->addStretch(1);
+    return explain;
+}
+
+QWidget* MainWindow::buildPredictionsBox() {
     auto* preds = new QGroupBox(tr("Top 5"));
     auto* pl = new QGridLayout(preds);
     for (int i = 0; i < 5; ++i) {
@@ -147,13 +172,16 @@ void MainWindow::buildUi() {
         top_bars_.push_back(b);
     }
     pl->setColumnStretch(1, 1);
-    ev->addWidget(preds);
 
+    return preds;
+}
+
+QWidget* MainWindow::buildAttentionControls() {
     auto* ctrl = new QGroupBox(tr("Attention"));
     auto* f = new QFormLayout(ctrl);
     method_ = new QComboBox;
     method_->setObjectName("methodCombo");
-    method_->addItems({"rollout", "attention", "query"});
+    for (const auto& name : map_method_names()) method_->addItem(QString::fromStdString(name));
     method_->setToolTip(tr("rollout: attention flow through all layers; attention: one layer's class-token row;\n"
                            "query: where the clicked patch looks"));
     layer_ = new QSpinBox;
@@ -190,10 +218,6 @@ void MainWindow::buildUi() {
     f->addRow(overlay_);
     f->addRow(clip_);
     f->addRow(query_label_);
-    ev->addWidget(ctrl);
-    ev->addStretch(1);
-    tabs_->addTab(explain, tr("Explain"));
-
     for (auto* c : {method_, head_, fusion_, colormap_})
         connect(c, &QComboBox::currentIndexChanged, this, &MainWindow::updateMap);
     connect(layer_, &QSpinBox::valueChanged, this, &MainWindow::updateMap);
@@ -209,13 +233,19 @@ void MainWindow::buildUi() {
     });
     connect(overlay_, &QCheckBox::toggled, view_, &ImageView::setOverlayVisible);
 
-    // Token norms.
+    return ctrl;
+}
+
+QWidget* MainWindow::buildNormsTab() {
     norms_ = new QTreeWidget;
     norms_->setObjectName("normsTree");
     norms_->setHeaderLabels({tr("Layer"), tr("Median"), tr("Max"), tr("Outlier tokens (> 3x median)")});
-    tabs_->addTab(norms_, tr("Token norms"));
 
-    // Folder.
+    return norms_;
+}
+
+// The folder's files, "Classify all" with its table, and the exports.
+QWidget* MainWindow::buildFolderTab() {
     auto* folder = new QWidget;
     auto* fv = new QVBoxLayout(folder);
     files_ = new QListWidget;
@@ -243,7 +273,6 @@ void MainWindow::buildUi() {
     fv->addWidget(batch_progress_);
     fv->addWidget(table_, 3);
     fv->addLayout(exp);
-    tabs_->addTab(folder, tr("Folder"));
     connect(classify_all_, &QPushButton::clicked, this, [this] {
         QStringList paths;
         for (int i = 0; i < files_->count(); ++i) paths << files_->item(i)->data(Qt::UserRole).toString();
@@ -268,7 +297,11 @@ void MainWindow::buildUi() {
         if (!p.isEmpty() && !exportJson(p)) showError(tr("Cannot write %1").arg(p));
     });
 
-    // Live.
+    return folder;
+}
+
+// Source, record, start/stop and the live top-k.
+QWidget* MainWindow::buildLiveTab() {
     auto* live = new QWidget;
     auto* lv = new QVBoxLayout(live);
     source_ = new QComboBox;
@@ -292,7 +325,6 @@ void MainWindow::buildUi() {
     lv->addWidget(live_button_);
     lv->addWidget(live_top_);
     lv->addStretch(1);
-    tabs_->addTab(live, tr("Live"));
     connect(browse, &QPushButton::clicked, this, [this] {
         QString p = QFileDialog::getOpenFileName(this, tr("Video file"), folder_, tr("Videos (*.mp4 *.avi *.mkv *.mov *.webm);;All files (*)"));
         if (!p.isEmpty()) source_->setCurrentText(p);
@@ -300,6 +332,11 @@ void MainWindow::buildUi() {
     connect(refresh, &QPushButton::clicked, this, [this] { emit requestCameras(); });
     connect(live_button_, &QPushButton::clicked, this, [this] { live_ ? stopLive() : startLive(source_->currentText()); });
 
+    return live;
+}
+
+// The controls dock on the right, the head gallery at the bottom.
+void MainWindow::buildDocks() {
     auto* dock = new QDockWidget(tr("Prediction and controls"), this);
     dock->setObjectName("controlsDock");
     dock->setWidget(tabs_);
@@ -332,11 +369,6 @@ void MainWindow::buildUi() {
     resizeDocks({gdock}, {150}, Qt::Vertical);
     resizeDocks({dock}, {380}, Qt::Horizontal);
 
-    model_status_ = new QLabel(tr("No model"));
-    fps_label_ = new QLabel;
-    fps_label_->setObjectName("fpsLabel");
-    statusBar()->addPermanentWidget(fps_label_);
-    statusBar()->addPermanentWidget(model_status_);
 }
 
 void MainWindow::buildMenus() {
@@ -507,14 +539,13 @@ void MainWindow::onImageExplained(const ImageResult& r) {
     for (size_t l = 0; l < r.norms.size(); ++l) {
         QStringList toks;
         for (int t : r.norms[l].outliers)
-            toks << (t < r.n_prefix ? QString("prefix %1").arg(t)
-                                    : QString("(%1,%2)").arg((t - r.n_prefix) / r.grid_w).arg((t - r.n_prefix) % r.grid_w));
+            toks << QString::fromStdString(token_label(t, TokenLayout{r.n_prefix, 0, r.grid_w}));
         auto* it = new QTreeWidgetItem({QString::number(l), QString::number(r.norms[l].median, 'f', 2),
                                         QString::number(r.norms[l].max, 'f', 2), toks.isEmpty() ? "-" : toks.join(" ")});
         if (!toks.isEmpty()) it->setForeground(3, QColor(220, 90, 40));
         norms_->addTopLevelItem(it);
     }
-    if (method_->currentText() == "query" && !query_) query_ = std::make_pair(model_.grid_h / 2, model_.grid_w / 2);
+    if (currentMethod() == MapMethod::Query && !query_) query_ = std::make_pair(model_.grid_h / 2, model_.grid_w / 2);
     updateMap();
     emit requestGallery(colormap_->currentText());
     emit imageShown();
@@ -529,31 +560,33 @@ void MainWindow::onImageFailed(const QString& message) {
     }
 }
 
+MapMethod MainWindow::currentMethod() const { return parse_map_method(method_->currentText().toStdString()); }
+
 MapParams MainWindow::currentParams() const {
     MapParams p;
-    p.method = method_->currentText();
-    p.fusion = fusion_->currentText();
-    p.layer = layer_->value();
-    p.head = head_->currentIndex() - 1;
-    p.discard = discard_->value() / 100.f;
-    p.colormap = colormap_->currentText();
-    p.clip = clip_->isChecked();
+    p.spec.method = currentMethod();
+    p.spec.fusion = parse_fusion(fusion_->currentText().toStdString());
+    p.spec.layer = layer_->value();
+    p.spec.head = head_->currentIndex() - 1;
+    p.spec.discard = discard_->value() / 100.f;
+    p.spec.clip_percentile = clip_->isChecked() ? 99.f : 0.f;
     if (query_) {
-        p.qrow = query_->first;
-        p.qcol = query_->second;
+        p.spec.query_row = query_->first;
+        p.spec.query_col = query_->second;
     }
+    p.colormap = parse_colormap(colormap_->currentText().toStdString());
     return p;
 }
 
 void MainWindow::updateMap() {
     if (!has_image_ || live_) return;
-    const QString m = method_->currentText();
-    layer_->setEnabled(m != "rollout");
-    head_->setEnabled(m != "rollout");
-    discard_->setEnabled(m == "rollout");
-    if (m == "query" && !query_) query_ = std::make_pair(model_.grid_h / 2, model_.grid_w / 2);
-    view_->setHighlightedPatch(m == "query" ? query_ : std::nullopt);
-    if (m == "query" && query_)
+    const MapMethod m = currentMethod();
+    layer_->setEnabled(m != MapMethod::Rollout);
+    head_->setEnabled(m != MapMethod::Rollout);
+    discard_->setEnabled(m == MapMethod::Rollout);
+    if (m == MapMethod::Query && !query_) query_ = std::make_pair(model_.grid_h / 2, model_.grid_w / 2);
+    view_->setHighlightedPatch(m == MapMethod::Query ? query_ : std::nullopt);
+    if (m == MapMethod::Query && query_)
         query_label_->setText(tr("Patch (row %1, col %2): where it looks in layer %3.").arg(query_->first).arg(query_->second).arg(layer_->value()));
     else
         query_label_->setText(tr("Click a patch to see where it looks."));
@@ -576,7 +609,7 @@ void MainWindow::onGalleryReady(const QList<QImage>& tiles, const QStringList& l
 
 void MainWindow::onPatchClicked(int row, int col) {
     query_ = std::make_pair(row, col);
-    if (method_->currentText() != "query") {
+    if (currentMethod() != MapMethod::Query) {
         QSignalBlocker b(method_);
         method_->setCurrentText("query");
     }

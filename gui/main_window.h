@@ -82,6 +82,14 @@ private slots:
 
 private:
     void buildUi();
+    void buildCentral();
+    QWidget* buildExplainTab();
+    QWidget* buildPredictionsBox();
+    QWidget* buildAttentionControls();
+    QWidget* buildNormsTab();
+    QWidget* buildFolderTab();
+    QWidget* buildLiveTab();
+    void buildDocks();
     void buildMenus();
     void showError(const QString& message);
     void clearError();
@@ -92,6 +100,7 @@ private:
     void showModelInfo();
     void maybeFinishScreenshot();
     MapParams currentParams() const;
+    MapMethod currentMethod() const;
 
     QThread thread_;
     InferenceWorker* worker_ = nullptr;

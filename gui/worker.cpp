@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "vitlens/errors.h"
+#include "vitlens/model_info.h"
 
 namespace vitlens::gui {
 
@@ -90,17 +91,12 @@ void InferenceWorker::loadModel(const QString& dir) {
         auto c = std::make_unique<Classifier>(dir.toStdString());
         const ModelSpec& s = c->spec();
         std::ostringstream t;
-        t << "Directory: " << dir.toStdString() << "\n"
-          << "Architecture: " << s.architecture << " (" << naming_name(s.naming) << " naming)\n"
-          << "Input: " << s.image_w << "x" << s.image_h << " RGB, patch " << s.patch << " -> " << s.grid_w() << "x"
-          << s.grid_h() << " grid, " << s.tokens() << " tokens (" << s.n_prefix << " prefix)\n"
-          << "Encoder: " << s.layers << " layers, width " << s.hidden << ", " << s.heads << " heads, MLP " << s.mlp
-          << "\nParameters: " << s.parameters() << " (" << s.parameters() / 1e6 << " M)\n"
-          << "Compute: " << s.gflops() << " GFLOP per image\n"
-          << "Preprocessing: " << s.pre.describe() << "\n"
-          << "Labels (" << s.num_classes << "): ";
-        for (int i = 0; i < std::min(s.num_classes, 50); ++i) t << (i ? ", " : "") << s.labels[i];
-        if (s.num_classes > 50) t << ", ...";
+        t << "Directory: " << dir.toStdString() << "\n";
+        for (auto [key, value] : describe(s)) {
+            key[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(key[0])));
+            t << key << ": " << value << "\n";
+        }
+        t << "Labels (" << s.num_classes << "): " << label_list(s, 50);
         ModelInfo info;
         info.dir = dir;
         info.text = QString::fromStdString(t.str());
@@ -162,36 +158,17 @@ void InferenceWorker::explainImage(const QImage& image, const QString& name) {
 void InferenceWorker::computeMap(const MapParams& p) {
     if (!has_current_ || !clf_) return;
     try {
-        const ModelSpec& s = clf_->spec();
-        TokenLayout lay{s.n_prefix, s.grid_h(), s.grid_w()};
-        Fusion f = parse_fusion(p.fusion.toStdString());
-        AttentionMap m;
-        if (p.method == "rollout") m = rollout(current_.attention, lay, f, p.discard);
-        else if (p.method == "query") m = query_map(current_.attention, lay, p.qrow, p.qcol, p.layer, p.head, f);
-        else m = attention_map(current_.attention, lay, p.layer, p.head, f);
-        if (p.clip) clip_outliers(m, 99.f);
+        AttentionMap m = compute_map(current_.attention, token_layout(clf_->spec()), p.spec);
         // Small images (28x28) get a finer heat image so the view can show it smoothly.
         Geometry g = current_.geometry;
-        int k = std::max(1, 448 / std::max(1, std::max(g.orig_w, g.orig_h)));
+        const int k = std::max(1, 448 / std::max(1, std::max(g.orig_w, g.orig_h)));
         g.orig_w *= k;
         g.orig_h *= k;
-        cv::Mat mask;
-        cv::Mat up = map_to_original(m, g, &mask);
-        cv::Mat u8, bgr, rgba;
-        up.convertTo(u8, CV_8U, 255.0);
-        Colormap cm = parse_colormap(p.colormap.toStdString());
-        int code = cm == Colormap::Jet ? cv::COLORMAP_JET : cm == Colormap::Inferno ? cv::COLORMAP_INFERNO
-                   : cm == Colormap::Viridis ? cv::COLORMAP_VIRIDIS : cv::COLORMAP_TURBO;
-        cv::applyColorMap(u8, bgr, code);
-        cv::cvtColor(bgr, rgba, cv::COLOR_BGR2RGBA);
-        std::vector<cv::Mat> ch;
-        cv::split(rgba, ch);
-        ch[3] = mask;
-        cv::merge(ch, rgba);
+        const cv::Mat rgba = heat_rgba(m, g, p.colormap);
         QImage heat(rgba.data, rgba.cols, rgba.rows, static_cast<int>(rgba.step), QImage::Format_RGBA8888);
         MapResult r;
         r.heat = heat.convertToFormat(QImage::Format_ARGB32_Premultiplied);  // deep copy
-        r.map = m;
+        r.map = std::move(m);
         r.params = p;
         emit mapReady(r);
     } catch (const std::exception& e) {
@@ -203,26 +180,18 @@ void InferenceWorker::computeGallery(const QString& colormap) {
     if (!has_current_ || !clf_) return;
     try {
         const ModelSpec& s = clf_->spec();
-        TokenLayout lay{s.n_prefix, s.grid_h(), s.grid_w()};
-        auto maps = gallery(current_.attention, lay);
+        const auto maps = gallery(current_.attention, token_layout(s));
+        const auto names = gallery_labels(s.layers, s.heads);
         OverlayStyle st;
         st.colormap = parse_colormap(colormap.toStdString());
         st.alpha = 0.6f;
-        // One 96-pixel copy of the image for every tile (L x H of them); the
-        // crop box scales with it (crop_in_original() uses orig / resized).
-        const double scale = 96.0 / std::max(current_rgb_.cols, current_rgb_.rows);
-        cv::Mat small;
-        cv::resize(current_rgb_, small,
-                   cv::Size(std::max(1, int(current_rgb_.cols * scale)), std::max(1, int(current_rgb_.rows * scale))), 0, 0,
-                   cv::INTER_AREA);
         Geometry g = current_.geometry;
-        g.orig_w = small.cols;
-        g.orig_h = small.rows;
+        const cv::Mat small = thumbnail(current_rgb_, 96, g);  // one small copy for all L x H tiles
         QList<QImage> tiles;
         QStringList labels;
         for (size_t i = 0; i < maps.size(); ++i) {
             tiles << to_qimage(render_overlay(small, maps[i], g, st));
-            labels << QString("L%1 H%2").arg(int(i) / s.heads).arg(int(i) % s.heads);
+            labels << QString::fromStdString(names[i]);
         }
         emit galleryReady(tiles, labels);
     } catch (const std::exception& e) {
@@ -278,7 +247,7 @@ void InferenceWorker::startLive(const QString& source, const QString& method, co
         return;
     }
     StreamOptions o;
-    o.explain = method.toStdString();
+    o.map->method = parse_map_method(method.toStdString());
     o.top_k = std::min(3, clf_->spec().num_classes);
     QString error;
     StreamSummary sum;

@@ -14,6 +14,8 @@
 #include <set>
 
 #include "vitlens/attention_maps.h"
+#include "vitlens/map_render.h"
+#include "vitlens/map_spec.h"
 #include "vitlens/classifier.h"
 #include "vitlens/output_file.h"
 #include "vitlens/stream.h"
@@ -28,13 +30,8 @@ struct ModelInfo {
 
 // What the view needs to show a map.
 struct MapParams {
-    QString method = "rollout";  // rollout | attention | query
-    QString fusion = "mean";
-    int layer = -1, head = -1;   // head -1: fuse
-    float discard = 0.f;
-    int qrow = 0, qcol = 0;
-    QString colormap = "turbo";
-    bool clip = false;
+    MapSpec spec;                        // what to compute (core's one way to ask for a map)
+    Colormap colormap = Colormap::Turbo;
 };
 
 struct ImageResult {

@@ -3,8 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
-#include <opencv2/imgproc.hpp>
 #include <stdexcept>
+
+#include "vitlens/errors.h"
 
 namespace vitlens {
 
@@ -12,7 +13,7 @@ Fusion parse_fusion(const std::string& s) {
     if (s == "mean") return Fusion::Mean;
     if (s == "max") return Fusion::Max;
     if (s == "min") return Fusion::Min;
-    throw std::invalid_argument("fusion must be mean, max or min, got '" + s + "'");
+    throw ArgumentError("fusion must be mean, max or min, got '" + s + "'");
 }
 
 const char* fusion_name(Fusion f) {
@@ -24,31 +25,13 @@ const char* fusion_name(Fusion f) {
     return "?";
 }
 
-Colormap parse_colormap(const std::string& s) {
-    if (s == "turbo") return Colormap::Turbo;
-    if (s == "jet") return Colormap::Jet;
-    if (s == "inferno") return Colormap::Inferno;
-    if (s == "viridis") return Colormap::Viridis;
-    throw std::invalid_argument("colour map must be turbo, jet, inferno or viridis, got '" + s + "'");
-}
-
-const char* colormap_name(Colormap c) {
-    switch (c) {
-        case Colormap::Turbo: return "turbo";
-        case Colormap::Jet: return "jet";
-        case Colormap::Inferno: return "inferno";
-        case Colormap::Viridis: return "viridis";
-    }
-    return "?";
-}
-
 namespace {
 
 void check(const Tensor& att, const TokenLayout& lay) {
     if (att.ndim() != 4 || att.dim(2) != att.dim(3))
-        throw std::invalid_argument("attention must be (L, H, T, T), got " + shape_str(att.shape()));
+        throw ArgumentError("attention must be (L, H, T, T), got " + shape_str(att.shape()));
     if (att.dim(2) != lay.n_prefix + int64_t(lay.grid_h) * lay.grid_w)
-        throw std::invalid_argument("attention has T = " + std::to_string(att.dim(2)) + ", layout implies " +
+        throw ArgumentError("attention has T = " + std::to_string(att.dim(2)) + ", layout implies " +
                                     std::to_string(lay.n_prefix) + " + " + std::to_string(lay.grid_h) + "x" +
                                     std::to_string(lay.grid_w));
 }
@@ -86,7 +69,7 @@ AttentionMap finish(const double* row, const TokenLayout& lay) {
 int resolve_layer(int layer, int64_t L) {
     int l = layer < 0 ? static_cast<int>(L + layer) : layer;
     if (l < 0 || l >= L)
-        throw std::invalid_argument("layer " + std::to_string(layer) + " is out of range for " + std::to_string(L) +
+        throw ArgumentError("layer " + std::to_string(layer) + " is out of range for " + std::to_string(L) +
                                     " layers (0.." + std::to_string(L - 1) + ", or -1..-" + std::to_string(L) + ")");
     return l;
 }
@@ -95,7 +78,7 @@ int resolve_layer(int layer, int64_t L) {
 
 AttentionMap rollout(const Tensor& att, const TokenLayout& lay, Fusion fusion, float discard) {
     check(att, lay);
-    if (!(discard >= 0.f && discard < 1.f)) throw std::invalid_argument("discard ratio must be in [0, 1)");
+    if (!(discard >= 0.f && discard < 1.f)) throw ArgumentError("discard ratio must be in [0, 1)");
     const int64_t L = att.dim(0), T = att.dim(2), TT = T * T;
     std::vector<double> R(TT, 0.0), next(TT);
     for (int64_t i = 0; i < T; ++i) R[i * T + i] = 1.0;
@@ -138,11 +121,11 @@ AttentionMap attention_row(const Tensor& att, const TokenLayout& lay, int layer,
     const int64_t L = att.dim(0), H = att.dim(1), T = att.dim(2);
     int l = resolve_layer(layer, L);
     if (query_token < 0 || query_token >= T)
-        throw std::invalid_argument("query token " + std::to_string(query_token) + " out of range 0.." + std::to_string(T - 1));
+        throw ArgumentError("query token " + std::to_string(query_token) + " out of range 0.." + std::to_string(T - 1));
     std::vector<double> row(T);
     if (head >= 0) {
         if (head >= H)
-            throw std::invalid_argument("head " + std::to_string(head) + " is out of range for " + std::to_string(H) +
+            throw ArgumentError("head " + std::to_string(head) + " is out of range for " + std::to_string(H) +
                                         " heads (0.." + std::to_string(H - 1) + ")");
         const float* a = att.data() + ((l * H + head) * T + query_token) * T;
         std::copy(a, a + T, row.begin());
@@ -167,7 +150,7 @@ AttentionMap attention_map(const Tensor& att, const TokenLayout& lay, int layer,
 
 AttentionMap query_map(const Tensor& att, const TokenLayout& lay, int row, int col, int layer, int head, Fusion fusion) {
     if (row < 0 || row >= lay.grid_h || col < 0 || col >= lay.grid_w)
-        throw std::invalid_argument("query patch (" + std::to_string(row) + ", " + std::to_string(col) +
+        throw ArgumentError("query patch (" + std::to_string(row) + ", " + std::to_string(col) +
                                     ") is outside the " + std::to_string(lay.grid_h) + "x" + std::to_string(lay.grid_w) +
                                     " patch grid");
     return attention_row(att, lay, layer, head, fusion, lay.n_prefix + row * lay.grid_w + col);
@@ -192,7 +175,7 @@ void clip_outliers(AttentionMap& m, float percentile) {
 }
 
 std::vector<LayerNorms> token_norm_report(const Tensor& norms, float factor) {
-    if (norms.ndim() != 2) throw std::invalid_argument("token norms must be (L, T), got " + shape_str(norms.shape()));
+    if (norms.ndim() != 2) throw ArgumentError("token norms must be (L, T), got " + shape_str(norms.shape()));
     std::vector<LayerNorms> out;
     const int64_t L = norms.dim(0), T = norms.dim(1);
     for (int64_t l = 0; l < L; ++l) {
@@ -207,89 +190,6 @@ std::vector<LayerNorms> token_norm_report(const Tensor& norms, float factor) {
         out.push_back(std::move(r));
     }
     return out;
-}
-
-cv::Mat map_to_original(const AttentionMap& m, const Geometry& g, cv::Mat* mask) {
-    cv::Mat out(g.orig_h, g.orig_w, CV_32F, cv::Scalar(0));
-    cv::Mat msk(g.orig_h, g.orig_w, CV_8U, cv::Scalar(0));
-    cv::Rect2d box = g.crop_in_original();
-    int bw = std::max(1, int(std::lround(box.width))), bh = std::max(1, int(std::lround(box.height)));
-    int bx = int(std::lround(box.x)), by = int(std::lround(box.y));
-    cv::Mat grid(m.rows, m.cols, CV_32F, const_cast<float*>(m.values.data()));
-    cv::Mat up;
-    cv::resize(grid, up, cv::Size(bw, bh), 0, 0, cv::INTER_CUBIC);
-    cv::min(cv::max(up, 0.0), 1.0, up);  // bicubic overshoots
-    cv::Rect dst = cv::Rect(bx, by, bw, bh) & cv::Rect(0, 0, g.orig_w, g.orig_h);
-    if (dst.area() > 0) {
-        cv::Rect src(dst.x - bx, dst.y - by, dst.width, dst.height);
-        up(src).copyTo(out(dst));
-        msk(dst).setTo(255);
-    }
-    if (mask) *mask = msk;
-    return out;
-}
-
-namespace {
-
-cv::Mat colorize(const cv::Mat& m01, Colormap c) {
-    cv::Mat u8, bgr, rgb;
-    m01.convertTo(u8, CV_8U, 255.0);
-    int cm = cv::COLORMAP_TURBO;
-    if (c == Colormap::Jet) cm = cv::COLORMAP_JET;
-    if (c == Colormap::Inferno) cm = cv::COLORMAP_INFERNO;
-    if (c == Colormap::Viridis) cm = cv::COLORMAP_VIRIDIS;
-    cv::applyColorMap(u8, bgr, cm);
-    cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
-    return rgb;
-}
-
-}  // namespace
-
-cv::Mat render_overlay(const cv::Mat& rgb, const AttentionMap& m, const Geometry& g, const OverlayStyle& style) {
-    CV_Assert(rgb.type() == CV_8UC3 && rgb.cols == g.orig_w && rgb.rows == g.orig_h);
-    cv::Mat mask;
-    cv::Mat up = map_to_original(m, g, &mask);
-    cv::Mat heat = colorize(up, style.colormap);
-    float a = std::clamp(style.alpha, 0.f, 1.f);
-    cv::Mat blended;
-    cv::addWeighted(rgb, 1.0 - a, heat, a, 0.0, blended);
-    cv::Mat out = rgb.clone();
-    blended.copyTo(out, mask);
-    bool cropped = g.crop_w != g.resized_w || g.crop_h != g.resized_h || g.crop_x != 0 || g.crop_y != 0;
-    if (style.draw_crop_box && cropped) {
-        cv::Rect2d b = g.crop_in_original();
-        int t = std::max(1, std::min(g.orig_w, g.orig_h) / 200);
-        cv::rectangle(out, cv::Rect(int(std::lround(b.x)), int(std::lround(b.y)), int(std::lround(b.width)),
-                                    int(std::lround(b.height))),
-                      cv::Scalar(255, 255, 255), t);
-    }
-    return out;
-}
-
-cv::Mat render_tiles(const cv::Mat& rgb, const std::vector<AttentionMap>& maps, const std::vector<std::string>& labels,
-                     const Geometry& g, int cols, int tile, const OverlayStyle& style) {
-    cols = std::max(1, cols);
-    int rows = (static_cast<int>(maps.size()) + cols - 1) / cols;
-    const int pad = 4, label_h = 18;
-    cv::Mat canvas(rows * (tile + label_h + pad) + pad, cols * (tile + pad) + pad, CV_8UC3, cv::Scalar(32, 32, 32));
-    // Scale the image so its longer side is `tile`.
-    double s = double(tile) / std::max(rgb.cols, rgb.rows);
-    cv::Mat small;
-    cv::resize(rgb, small, cv::Size(std::max(1, int(rgb.cols * s)), std::max(1, int(rgb.rows * s))), 0, 0, cv::INTER_AREA);
-    // Same crop in proportion: crop_in_original() scales by orig / resized.
-    Geometry gs = g;
-    gs.orig_w = small.cols;
-    gs.orig_h = small.rows;
-    for (size_t i = 0; i < maps.size(); ++i) {
-        int r = static_cast<int>(i) / cols, c = static_cast<int>(i) % cols;
-        cv::Mat ov = render_overlay(small, maps[i], gs, style);
-        int x = pad + c * (tile + pad), y = pad + r * (tile + label_h + pad);
-        ov.copyTo(canvas(cv::Rect(x + (tile - ov.cols) / 2, y + label_h + (tile - ov.rows) / 2, ov.cols, ov.rows)));
-        if (i < labels.size())
-            cv::putText(canvas, labels[i], cv::Point(x + 2, y + label_h - 5), cv::FONT_HERSHEY_SIMPLEX, 0.45,
-                        cv::Scalar(235, 235, 235), 1, cv::LINE_AA);
-    }
-    return canvas;
 }
 
 }  // namespace vitlens

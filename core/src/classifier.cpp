@@ -139,13 +139,6 @@ std::string find_default_model(std::string* where) {
             }
         }
     }
-#ifdef VITLENS_SOURCE_DIR
-    fs::path src = fs::path(VITLENS_SOURCE_DIR) / "assets" / "models" / kDefaultModelName;
-    if (ok(src)) {
-        if (where) *where = "source tree";
-        return src.string();
-    }
-#endif
     return {};
 }
 

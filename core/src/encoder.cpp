@@ -204,6 +204,13 @@ struct Plan {
     memory qkv16, probs16, ctx16, mid16;
     std::vector<memory> capture_mems;  // per layer, into the caller's capture buffer
     const float* capture_base = nullptr;
+    // The matmul activations in the plan's precision, chosen once in make_plan.
+    struct Act {
+        void* ptr = nullptr;
+        dt type = dt::f32;
+    };
+    Act qkv_act, ctx_act, mid_act;
+    bool bf16 = false;
 };
 
 // L2 norm of each of the M rows of x (M, D): 16 float lanes, then summed in double.
@@ -220,6 +227,8 @@ void row_norms(const float* x, int64_t M, int64_t D, float* out) {
         out[r] = static_cast<float>(std::sqrt(acc));
     }
 }
+
+class StageClock;
 }  // namespace
 
 struct Encoder::Impl {
@@ -231,6 +240,12 @@ struct Encoder::Impl {
     std::pair<memory, memory> norm, fc_norm;
     Tensor prefix, pos;
     std::map<int, Plan> plans;
+
+    // The forward pass as named steps (Encoder::forward runs them in order).
+    void embed(Plan& p, const ModelSpec& spec, const float* patches, int B);
+    void attention_block(Plan& p, const ModelSpec& spec, int l, bool captured, StageClock& clock);
+    void mlp_block(Plan& p, const ModelSpec& spec, int l, StageClock& clock);
+    void pool_and_head(Plan& p, const ModelSpec& spec, float* logits);
 };
 
 Encoder::Encoder(const ModelSpec& spec, const EncoderWeights& w, Precision precision)
@@ -328,6 +343,10 @@ Plan make_plan(dnnl::engine& eng, const ModelSpec& s, int B, Precision prec) {
     p.v_mem = memory(v_md, eng, static_cast<char*>(qkv) + 2 * D * esz);
     p.scores_mem = memory(s_md, eng, p.scores.data());
     p.ctx_mem = memory(ctx_md, eng, bf16 ? p.ctx16.get_data_handle() : p.ctx.data());
+    p.bf16 = bf16;
+    p.qkv_act = {qkv, adt};
+    p.ctx_act = {bf16 ? p.ctx16.get_data_handle() : p.ctx.data(), adt};
+    p.mid_act = {bf16 ? p.mid16.get_data_handle() : p.mid.data(), adt};
     return p;
 }
 
@@ -352,39 +371,49 @@ private:
 
 }  // namespace
 
-void Encoder::forward(const float* patches, int B, float* logits, AttentionCapture* capture) {
-    Impl& m = *impl_;
-    const ModelSpec& s = spec_;
-    const int64_t T = s.tokens(), D = s.hidden, H = s.heads, N = s.patches(), L = s.layers, K = s.num_classes;
-    const int64_t np = s.n_prefix, M = B * T;
-    if (B <= 0) throw std::invalid_argument("Encoder::forward: batch size must be positive");
-    auto it = m.plans.find(B);
-    if (it == m.plans.end()) it = m.plans.emplace(B, make_plan(m.eng, s, B, precision_)).first;
-    Plan& p = it->second;
-    dnnl::stream& st = m.strm;
-    StageClock clock(profiling_on_, st, times_);
+namespace {
 
-    if (capture) {  // every element is written below: reuse the buffers when the size holds
-        auto fit = [](Tensor& t, std::vector<int64_t> shape) {
-            int64_t n = 1;
-            for (int64_t d : shape) n *= d;
-            if (t.numel() == n && !t.borrowed()) t.reshape(std::move(shape));
-            else t = Tensor::uninitialized(std::move(shape));
-        };
-        fit(capture->attention, {L, B, H, T, T});
-        fit(capture->token_norms, {L, B, T});
-    }
-    const bool bf16 = precision_ == Precision::BF16;
-    if (capture && p.capture_base != capture->attention.data()) {
-        p.capture_mems.clear();
-        for (int64_t l = 0; l < L; ++l)
-            p.capture_mems.emplace_back(p.scores_mem.get_desc(), m.eng, capture->attention.data() + l * B * H * T * T);
-        p.capture_base = capture->attention.data();
-    }
+// Sizes the caller's capture buffers (L, B, H, T, T) and (L, B, T), reusing
+// them when the size holds, and points the plan's per-layer score memories
+// into them, so the softmax writes the attention where the caller reads it.
+void prepare_capture(Plan& p, const ModelSpec& s, int B, AttentionCapture& c, const dnnl::engine& eng) {
+    const int64_t L = s.layers, H = s.heads, T = s.tokens();
+    auto fit = [](Tensor& t, std::vector<int64_t> shape) {  // every element is written by forward
+        int64_t n = 1;
+        for (int64_t d : shape) n *= d;
+        if (t.numel() == n && !t.borrowed()) t.reshape(std::move(shape));
+        else t = Tensor::uninitialized(std::move(shape));
+    };
+    fit(c.attention, {L, B, H, T, T});
+    fit(c.token_norms, {L, B, T});
+    if (p.capture_base == c.attention.data()) return;
+    p.capture_mems.clear();
+    for (int64_t l = 0; l < L; ++l)
+        p.capture_mems.emplace_back(p.scores_mem.get_desc(), eng, c.attention.data() + l * B * H * T * T);
+    p.capture_base = c.attention.data();
+}
 
-    // Patch embedding, then tokens: [prefix..., patches] + position embedding.
-    m.patch.forward(st, patches, p.pe.data(), B * N);
-    st.wait();
+// The softmax of the scores, in place, then (bf16) the probabilities for the
+// context matmul; fused into one primitive when nobody reads the f32 ones.
+memory softmax_step(Plan& p, dnnl::stream& st, memory scores, bool captured) {
+    if (p.bf16 && !captured) {
+        p.softmax_bf16.execute(st, {{DNNL_ARG_SRC, scores}, {DNNL_ARG_DST, p.probs16}});
+        return p.probs16;
+    }
+    p.softmax.execute(st, {{DNNL_ARG_SRC, scores}, {DNNL_ARG_DST, scores}});
+    if (!p.bf16) return scores;
+    p.probs_to_bf16.execute(st, scores, p.probs16);
+    return p.probs16;
+}
+
+}  // namespace
+
+// x (B*T, D) <- [prefix tokens, patch embeddings] + position embedding.
+void Encoder::Impl::embed(Plan& p, const ModelSpec& spec_, const float* patches, int B) {
+    Impl& m = *this;
+    const int64_t T = spec_.tokens(), D = spec_.hidden, N = spec_.patches(), np = spec_.n_prefix;
+    m.patch.forward(m.strm, patches, p.pe.data(), B * N);
+    m.strm.wait();
     float* x = p.x.data();
     const float* pos = m.pos.data();
     for (int b = 0; b < B; ++b) {
@@ -395,56 +424,52 @@ void Encoder::forward(const float* patches, int B, float* logits, AttentionCaptu
         for (int64_t t = 0; t < N; ++t)
             for (int64_t k = 0; k < D; ++k) xb[(np + t) * D + k] = pe[t * D + k] + pos[(np + t) * D + k];
     }
-    clock.mark(kPatchEmbed);
+}
 
-    for (int64_t l = 0; l < L; ++l) {
-        Block& blk = m.blocks[l];
-        // Attention: x += proj(softmax(Q K^T / sqrt(d)) V)
-        m.ln.forward(st, x, p.h.data(), M, blk.ln1);
-        clock.mark(kLayerNorm);
-        if (bf16) blk.qkv.forward(st, p.h.data(), dt::f32, p.qkv16.get_data_handle(), dt::bf16, M);
-        else blk.qkv.forward(st, p.h.data(), p.qkv.data(), M);
-        clock.mark(kQKV);
-        memory scores = capture ? p.capture_mems[size_t(l)] : p.scores_mem;  // a handle: cheap to copy
-        p.score_mm.execute(st, {{DNNL_ARG_SRC, p.q_mem}, {DNNL_ARG_WEIGHTS, p.k_mem}, {DNNL_ARG_DST, scores}});
-        clock.mark(kScores);
-        memory probs = scores;
-        if (bf16 && !capture) {
-            p.softmax_bf16.execute(st, {{DNNL_ARG_SRC, scores}, {DNNL_ARG_DST, p.probs16}});
-            probs = p.probs16;
-        } else {
-            p.softmax.execute(st, {{DNNL_ARG_SRC, scores}, {DNNL_ARG_DST, scores}});
-            if (bf16) {
-                p.probs_to_bf16.execute(st, scores, p.probs16);
-                probs = p.probs16;
-            }
-        }
-        clock.mark(kSoftmax);
-        p.ctx_mm.execute(st, {{DNNL_ARG_SRC, probs}, {DNNL_ARG_WEIGHTS, p.v_mem}, {DNNL_ARG_DST, p.ctx_mem}});
-        clock.mark(kContext);
-        if (bf16) blk.proj.forward(st, p.ctx16.get_data_handle(), dt::bf16, x, dt::f32, M);
-        else blk.proj.forward(st, p.ctx.data(), x, M);
-        clock.mark(kProjection);
-        // MLP: x += fc2(gelu(fc1(LN(x))))
-        m.ln.forward(st, x, p.h.data(), M, blk.ln2);
-        clock.mark(kLayerNorm);
-        if (bf16) {
-            blk.fc1.forward(st, p.h.data(), dt::f32, p.mid16.get_data_handle(), dt::bf16, M);
-            blk.fc2.forward(st, p.mid16.get_data_handle(), dt::bf16, x, dt::f32, M);
-        } else {
-            blk.fc1.forward(st, p.h.data(), p.mid.data(), M);
-            blk.fc2.forward(st, p.mid.data(), x, M);
-        }
-        clock.mark(kMLP);
-        if (capture) {
-            st.wait();
-            row_norms(x, M, D, capture->token_norms.data() + l * B * T);
-        }
-    }
+// x += proj(softmax(Q K^T / sqrt(d)) V), Q K V = split(qkv(LN1(x))).
+void Encoder::Impl::attention_block(Plan& p, const ModelSpec& spec_, int l, bool captured, StageClock& clock) {
+    Impl& m = *this;
+    Block& blk = m.blocks[l];
+    dnnl::stream& st = m.strm;
+    const int64_t M = int64_t(p.B) * spec_.tokens();
+    m.ln.forward(st, p.x.data(), p.h.data(), M, blk.ln1);
+    clock.mark(kLayerNorm);
+    blk.qkv.forward(st, p.h.data(), dt::f32, p.qkv_act.ptr, p.qkv_act.type, M);
+    clock.mark(kQKV);
+    memory scores = captured ? p.capture_mems[size_t(l)] : p.scores_mem;  // a handle: cheap to copy
+    p.score_mm.execute(st, {{DNNL_ARG_SRC, p.q_mem}, {DNNL_ARG_WEIGHTS, p.k_mem}, {DNNL_ARG_DST, scores}});
+    clock.mark(kScores);
+    memory probs = softmax_step(p, st, scores, captured);
+    clock.mark(kSoftmax);
+    p.ctx_mm.execute(st, {{DNNL_ARG_SRC, probs}, {DNNL_ARG_WEIGHTS, p.v_mem}, {DNNL_ARG_DST, p.ctx_mem}});
+    clock.mark(kContext);
+    blk.proj.forward(st, p.ctx_act.ptr, p.ctx_act.type, p.x.data(), dt::f32, M);
+    clock.mark(kProjection);
+}
 
-    // Pooling and head(s).
-    st.wait();
+// x += fc2(gelu(fc1(LN2(x)))).
+void Encoder::Impl::mlp_block(Plan& p, const ModelSpec& spec_, int l, StageClock& clock) {
+    Impl& m = *this;
+    Block& blk = m.blocks[l];
+    const int64_t M = int64_t(p.B) * spec_.tokens();
+    m.ln.forward(m.strm, p.x.data(), p.h.data(), M, blk.ln2);
+    clock.mark(kLayerNorm);
+    blk.fc1.forward(m.strm, p.h.data(), dt::f32, p.mid_act.ptr, p.mid_act.type, M);
+    blk.fc2.forward(m.strm, p.mid_act.ptr, p.mid_act.type, p.x.data(), dt::f32, M);
+    clock.mark(kMLP);
+}
+
+// Final LayerNorm and pooling (class/distillation tokens or the patch mean),
+// then the head(s); a distilled model averages its two heads.
+void Encoder::Impl::pool_and_head(Plan& p, const ModelSpec& spec_, float* logits) {
+    Impl& m = *this;
+    const ModelSpec& s = spec_;
+    dnnl::stream& st = m.strm;
+    const int B = p.B;
+    const int64_t T = s.tokens(), D = s.hidden, N = s.patches(), K = s.num_classes, np = s.n_prefix, M = B * T;
     const int nh = s.distilled_heads ? 2 : 1;
+    st.wait();
+    float* x = p.x.data();
     float* pooled = p.pooled.data();
     if (s.global_pool == "avg") {
         const float* src = x;
@@ -473,6 +498,29 @@ void Encoder::forward(const float* patches, int B, float* logits, AttentionCaptu
         for (int64_t i = 0; i < B * K; ++i) logits[i] = 0.5f * (logits[i] + p.logits2[i]);
     }
     st.wait();
+}
+
+void Encoder::forward(const float* patches, int B, float* logits, AttentionCapture* capture) {
+    if (B <= 0) throw std::invalid_argument("Encoder::forward: batch size must be positive");
+    Impl& m = *impl_;
+    auto it = m.plans.find(B);
+    if (it == m.plans.end()) it = m.plans.emplace(B, make_plan(m.eng, spec_, B, precision_)).first;
+    Plan& p = it->second;
+    StageClock clock(profiling_on_, m.strm, times_);
+    if (capture) prepare_capture(p, spec_, B, *capture, m.eng);
+
+    m.embed(p, spec_, patches, B);
+    clock.mark(kPatchEmbed);
+    const int64_t M = int64_t(B) * spec_.tokens();
+    for (int l = 0; l < spec_.layers; ++l) {
+        m.attention_block(p, spec_, l, capture != nullptr, clock);
+        m.mlp_block(p, spec_, l, clock);
+        if (capture) {  // the residual stream's token norms after block l
+            m.strm.wait();
+            row_norms(p.x.data(), M, spec_.hidden, capture->token_norms.data() + l * M);
+        }
+    }
+    m.pool_and_head(p, spec_, logits);
     clock.mark(kHead);
 }
 

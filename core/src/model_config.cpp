@@ -68,14 +68,6 @@ double ModelSpec::gflops() const {
     return 2 * macs / 1e9;
 }
 
-int64_t ModelSpec::parameter_count() const {
-    const int64_t D = hidden, I = mlp, T = tokens(), K = num_classes;
-    int64_t n = int64_t(patch_dim()) * D + D + n_prefix * D + T * D;          // patch embedding, tokens, positions
-    n += int64_t(layers) * (4 * D + 3 * D * D + 3 * D + D * D + D + 2 * D * I + I + D);  // LNs, QKV, proj, MLP
-    n += 2 * D + (K * D + K) * (distilled_heads ? 2 : 1);                      // final norm, head(s)
-    return n;
-}
-
 namespace {
 
 [[noreturn]] void fail(const std::string& file, const std::string& what) { throw ModelError(file + ": " + what); }
@@ -209,7 +201,8 @@ int timm_heads(const std::string& arch, int hidden) {
     return hidden % 64 == 0 ? hidden / 64 : 0;
 }
 
-void fill_timm(ModelSpec& s, const json& j, const std::string& file, const SafeTensors& w, const SpecLimits& lim) {
+// Width, patch size, depth and MLP width, read from the tensors.
+void timm_dims(ModelSpec& s, const SafeTensors& w, const SpecLimits& lim) {
     auto shape = [&](const std::string& name) -> const std::vector<int64_t>& { return w.info(name).shape; };
     const auto& pe = shape("patch_embed.proj.weight");
     if (pe.size() != 4 || pe[2] != pe[3])
@@ -230,6 +223,11 @@ void fill_timm(ModelSpec& s, const json& j, const std::string& file, const SafeT
         fail(w.path(), "tensor 'blocks.0.mlp.fc1.weight' has shape " + shape_str(fc1) + ", expected [MLP, " +
                            std::to_string(s.hidden) + "]");
     s.mlp = static_cast<int>(fc1[0]);
+}
+
+// Heads from the name; class, distillation and register tokens from the tensors.
+void timm_tokens(ModelSpec& s, const std::string& file, const SafeTensors& w) {
+    auto shape = [&](const std::string& name) -> const std::vector<int64_t>& { return w.info(name).shape; };
     s.qkv_bias = w.contains("blocks.0.attn.qkv.bias");
     s.heads = timm_heads(s.architecture, s.hidden);
     if (s.heads == 0)
@@ -245,6 +243,9 @@ void fill_timm(ModelSpec& s, const json& j, const std::string& file, const SafeT
         if (r.size() != 3 || r[1] < 0 || r[1] > 64) fail(w.path(), "tensor 'reg_token' has shape " + shape_str(r));
         s.n_prefix += static_cast<int>(r[1]);
     }
+}
+
+void timm_pooling(ModelSpec& s, const json& j, const std::string& file, const SafeTensors& w) {
     s.global_pool = "token";
     if (j.contains("global_pool") && j["global_pool"].is_string()) s.global_pool = j["global_pool"].get<std::string>();
     if (s.global_pool.empty()) s.global_pool = "token";
@@ -252,9 +253,10 @@ void fill_timm(ModelSpec& s, const json& j, const std::string& file, const SafeT
         fail(file, "global_pool '" + s.global_pool + "' is not supported (token, avg)");
     s.fc_norm = w.contains("fc_norm.weight");
     if (s.global_pool == "token" && s.n_prefix == 0) fail(file, "global_pool 'token' but the checkpoint has no cls_token");
+}
 
-    const json empty = json::object();
-    const json& pc = (j.contains("pretrained_cfg") && j["pretrained_cfg"].is_object()) ? j["pretrained_cfg"] : empty;
+// pretrained_cfg.input_size ([C, H, W], default 224).
+void timm_input_size(ModelSpec& s, const json& pc, const std::string& file, const SpecLimits& lim) {
     s.image_h = s.image_w = 224;
     if (pc.contains("input_size")) {
         const json& is = pc["input_size"];
@@ -266,25 +268,23 @@ void fill_timm(ModelSpec& s, const json& j, const std::string& file, const SafeT
         if (s.image_h < 1 || s.image_h > lim.max_image || s.image_w < 1 || s.image_w > lim.max_image)
             fail(file, "pretrained_cfg.input_size " + is.dump() + " is out of range");
     }
-    int nc = get_int(j, "num_classes", file, -1, 1, lim.max_classes);
-    s.num_classes = nc;
-    if (j.contains("label_names") && j["label_names"].is_array()) {
-        for (const json& e : j["label_names"]) {
-            if (!e.is_string()) fail(file, "'label_names' must hold strings");
-            s.labels.push_back(e.get<std::string>());
-        }
-    }
+}
 
+Interp parse_interp(const std::string& interp, const std::string& file) {
+    if (interp == "bicubic") return Interp::Bicubic;
+    if (interp == "bilinear") return Interp::Bilinear;
+    if (interp == "nearest") return Interp::Nearest;
+    if (interp == "lanczos") return Interp::Lanczos;
+    if (interp == "box") return Interp::Box;
+    if (interp == "hamming") return Interp::Hamming;
+    fail(file, "pretrained_cfg.interpolation '" + interp + "' is not supported");
+}
+
+// timm's eval transform from pretrained_cfg: interpolation, crop_pct, crop_mode, mean, std.
+void timm_preprocess(ModelSpec& s, const json& pc, const std::string& file) {
     Preprocess& p = s.pre;
     p.source = "pretrained_cfg";
-    std::string interp = pc.value("interpolation", std::string("bicubic"));
-    if (interp == "bicubic") p.interp = Interp::Bicubic;
-    else if (interp == "bilinear") p.interp = Interp::Bilinear;
-    else if (interp == "nearest") p.interp = Interp::Nearest;
-    else if (interp == "lanczos") p.interp = Interp::Lanczos;
-    else if (interp == "box") p.interp = Interp::Box;
-    else if (interp == "hamming") p.interp = Interp::Hamming;
-    else fail(file, "pretrained_cfg.interpolation '" + interp + "' is not supported");
+    p.interp = parse_interp(pc.value("interpolation", std::string("bicubic")), file);
     float crop_pct = get_float(pc, "crop_pct", file, 0.875f);
     if (!(crop_pct > 0.05f && crop_pct <= 4.0f)) fail(file, "pretrained_cfg.crop_pct " + std::to_string(crop_pct) + " is out of range");
     std::string mode = pc.value("crop_mode", std::string("center"));
@@ -321,6 +321,24 @@ void fill_timm(ModelSpec& s, const json& j, const std::string& file, const SafeT
     const auto mean_d = get_triple_d(pc, "mean", file, {0.485, 0.456, 0.406});
     for (int c = 0; c < 3; ++c) p.pad_fill[c] = static_cast<uint8_t>(std::clamp(std::nearbyint(255.0 * mean_d[c]), 0.0, 255.0));
     p.rescale = 1.0f / 255.0f;
+}
+
+void fill_timm(ModelSpec& s, const json& j, const std::string& file, const SafeTensors& w, const SpecLimits& lim) {
+    timm_dims(s, w, lim);
+    timm_tokens(s, file, w);
+    timm_pooling(s, j, file, w);
+    const json empty = json::object();
+    const json& pc = (j.contains("pretrained_cfg") && j["pretrained_cfg"].is_object()) ? j["pretrained_cfg"] : empty;
+    timm_input_size(s, pc, file, lim);
+    int nc = get_int(j, "num_classes", file, -1, 1, lim.max_classes);
+    s.num_classes = nc;
+    if (j.contains("label_names") && j["label_names"].is_array()) {
+        for (const json& e : j["label_names"]) {
+            if (!e.is_string()) fail(file, "'label_names' must hold strings");
+            s.labels.push_back(e.get<std::string>());
+        }
+    }
+    timm_preprocess(s, pc, file);
 }
 
 }  // namespace

@@ -205,7 +205,7 @@ private:
 class FrameProcessor {
 public:
     FrameProcessor(Classifier& clf, const StreamOptions& o)
-        : clf_(clf), o_(o), lay_{clf.spec().n_prefix, clf.spec().grid_h(), clf.spec().grid_w()} {}
+        : clf_(clf), o_(o), lay_(token_layout(clf.spec())) {}
 
     void process(const cv::Mat& bgr, FrameResult& r, int64_t processed) {
         auto t0 = Clock::now();
@@ -213,7 +213,7 @@ public:
         Tensor patches = prepare_image(r.frame_rgb, clf_.spec(), &r.geometry);
         r.times.preprocess = ms_since(t0);
 
-        const bool want_map = o_.explain != "none" && (processed % std::max(1, o_.every) == 0 || !have_map_);
+        const bool want_map = o_.map && (processed % std::max(1, o_.every) == 0 || !have_map_);
         t0 = Clock::now();
         r.prediction = clf_.classify_patches(patches.data(), 1, o_.top_k, want_map ? &cap_ : nullptr).front();
         r.times.encoder = ms_since(t0);
@@ -235,7 +235,7 @@ private:
     void update_map() {
         const ModelSpec& s = clf_.spec();
         cap_.attention.reshape({s.layers, s.heads, s.tokens(), s.tokens()});
-        AttentionMap m = o_.explain == "attention" ? attention_map(cap_.attention, lay_) : rollout(cap_.attention, lay_);
+        AttentionMap m = compute_map(cap_.attention, lay_, *o_.map);
         if (have_map_ && o_.smooth > 0.f && map_.values.size() == m.values.size())
             for (size_t i = 0; i < m.values.size(); ++i)
                 m.values[i] = o_.smooth * map_.values[i] + (1.f - o_.smooth) * m.values[i];

@@ -135,31 +135,102 @@ SafeTensors::~SafeTensors() {
     if (mapped_) ::munmap(const_cast<uint8_t*>(base_), file_size_);
 }
 
-void SafeTensors::parse(SafetensorsLimits limits) {
+namespace {
+
+// Throws unless the [begin, end) byte ranges are disjoint.
+void check_no_overlap(std::vector<std::pair<uint64_t, uint64_t>> ranges, const std::string& path) {
+    std::sort(ranges.begin(), ranges.end());
+    for (size_t i = 1; i < ranges.size(); ++i)
+        if (ranges[i].first < ranges[i - 1].second)
+            fail(path, "tensor data ranges overlap: [" + std::to_string(ranges[i - 1].first) + ", " +
+                            std::to_string(ranges[i - 1].second) + ") and [" +
+                            std::to_string(ranges[i].first) + ", " + std::to_string(ranges[i].second) + ")");
+}
+
+}  // namespace
+
+// The 8-byte length, then the JSON header; sets data_ and data_size_.
+static json read_header(const uint8_t* base, uint64_t file_size, const std::string& path_,
+                        const SafetensorsLimits& limits, const uint8_t** data, uint64_t* data_size) {
     uint64_t n = 0;
-    for (int i = 7; i >= 0; --i) n = (n << 8) | base_[i];
-    if (n > file_size_ - 8)
+    for (int i = 7; i >= 0; --i) n = (n << 8) | base[i];
+    if (n > file_size - 8)
         fail(path_, "header length " + std::to_string(n) + " is larger than the " +
-                        std::to_string(file_size_ - 8) +
+                        std::to_string(file_size - 8) +
                         " bytes after the length field (file truncated or not safetensors)");
     if (n > limits.max_header_bytes)
         fail(path_, "header length " + std::to_string(n) + " exceeds the limit of " +
                         std::to_string(limits.max_header_bytes) + " bytes");
     if (n < 2) fail(path_, "header length " + std::to_string(n) + " is too small for a JSON object");
-    data_ = base_ + 8 + n;
-    data_size_ = file_size_ - 8 - n;
+    *data = base + 8 + n;
+    *data_size = file_size - 8 - n;
 
     json h;
     try {
-        h = json::parse(base_ + 8, base_ + 8 + n);
+        h = json::parse(base + 8, base + 8 + n);
     } catch (const json::exception& e) {
         fail(path_, std::string("header is not valid JSON: ") + e.what());
     }
+    return h;
+}
+
+// One tensor's entry: dtype, shape and data_offsets, checked against the data section.
+static TensorInfo parse_entry(const std::string& name, const json& v, const SafetensorsLimits& limits,
+                              const std::string& path_, uint64_t data_size_) {
+    auto where = "tensor '" + name + "': ";
+    if (!v.is_object()) fail(path_, where + "entry is not an object");
+    if (!v.contains("dtype") || !v["dtype"].is_string())
+        fail(path_, where + "missing or non-string 'dtype'");
+    if (!v.contains("shape") || !v["shape"].is_array())
+        fail(path_, where + "missing or non-array 'shape'");
+    if (!v.contains("data_offsets") || !v["data_offsets"].is_array() || v["data_offsets"].size() != 2)
+        fail(path_, where + "'data_offsets' must be an array of 2 integers");
+    TensorInfo t;
+    t.name = name;
+    t.dtype_str = v["dtype"].get<std::string>();
+    t.dtype = dtype_of(t.dtype_str);
+    size_t esize = dtype_size(t.dtype_str);
+    if (esize == 0) fail(path_, where + "unknown dtype '" + t.dtype_str + "'");
+    const json& shape = v["shape"];
+    if (static_cast<int>(shape.size()) > limits.max_rank)
+        fail(path_, where + "rank " + std::to_string(shape.size()) + " exceeds " +
+                        std::to_string(limits.max_rank));
+    // Element count, guarding against overflow: it can never exceed the data size.
+    uint64_t count = 1;
+    for (const json& d : shape) {
+        if (!d.is_number_unsigned()) fail(path_, where + "shape has a non-integer or negative entry");
+        uint64_t dv = d.get<uint64_t>();
+        t.shape.push_back(static_cast<int64_t>(std::min<uint64_t>(dv, INT64_MAX)));
+        if (dv != 0 && count > data_size_ / dv + 1) count = UINT64_MAX;  // saturate
+        else count = count * dv;
+    }
+    for (const json& o : v["data_offsets"])
+        if (!o.is_number_unsigned()) fail(path_, where + "data_offsets has a non-integer or negative entry");
+    t.begin = v["data_offsets"][0].get<uint64_t>();
+    t.end = v["data_offsets"][1].get<uint64_t>();
+    if (t.begin > t.end)
+        fail(path_, where + "data_offsets [" + std::to_string(t.begin) + ", " + std::to_string(t.end) +
+                        "] are reversed");
+    if (t.end > data_size_)
+        fail(path_, where + "data_offsets [" + std::to_string(t.begin) + ", " + std::to_string(t.end) +
+                        "] run past the data section of " + std::to_string(data_size_) +
+                        " bytes (file truncated?)");
+    uint64_t bytes = t.end - t.begin;
+    if (count == UINT64_MAX || count * esize != bytes)
+        fail(path_, where + "shape " + shape_str(t.shape) + " x " + t.dtype_str + " (" +
+                        std::to_string(esize) + " bytes) needs " +
+                        (count == UINT64_MAX ? std::string("more than the file")
+                                             : std::to_string(count * esize)) +
+                        " bytes, but data_offsets span " + std::to_string(bytes));
+    return t;
+}
+
+void SafeTensors::parse(SafetensorsLimits limits) {
+    const json h = read_header(base_, file_size_, path_, limits, &data_, &data_size_);
     if (!h.is_object()) fail(path_, "header is not a JSON object");
     if (h.size() > limits.max_tensors + 1)
         fail(path_, "header lists " + std::to_string(h.size()) + " entries, over the limit of " +
                         std::to_string(limits.max_tensors));
-
     std::vector<std::pair<uint64_t, uint64_t>> ranges;
     for (auto it = h.begin(); it != h.end(); ++it) {
         const std::string& name = it.key();
@@ -170,60 +241,11 @@ void SafeTensors::parse(SafetensorsLimits limits) {
                 if (m.value().is_string()) metadata_[m.key()] = m.value().get<std::string>();
             continue;
         }
-        auto where = "tensor '" + name + "': ";
-        if (!v.is_object()) fail(path_, where + "entry is not an object");
-        if (!v.contains("dtype") || !v["dtype"].is_string())
-            fail(path_, where + "missing or non-string 'dtype'");
-        if (!v.contains("shape") || !v["shape"].is_array())
-            fail(path_, where + "missing or non-array 'shape'");
-        if (!v.contains("data_offsets") || !v["data_offsets"].is_array() || v["data_offsets"].size() != 2)
-            fail(path_, where + "'data_offsets' must be an array of 2 integers");
-        TensorInfo t;
-        t.name = name;
-        t.dtype_str = v["dtype"].get<std::string>();
-        t.dtype = dtype_of(t.dtype_str);
-        size_t esize = dtype_size(t.dtype_str);
-        if (esize == 0) fail(path_, where + "unknown dtype '" + t.dtype_str + "'");
-        const json& shape = v["shape"];
-        if (static_cast<int>(shape.size()) > limits.max_rank)
-            fail(path_, where + "rank " + std::to_string(shape.size()) + " exceeds " +
-                            std::to_string(limits.max_rank));
-        // Element count, guarding against overflow: it can never exceed the data size.
-        uint64_t count = 1;
-        for (const json& d : shape) {
-            if (!d.is_number_unsigned()) fail(path_, where + "shape has a non-integer or negative entry");
-            uint64_t dv = d.get<uint64_t>();
-            t.shape.push_back(static_cast<int64_t>(std::min<uint64_t>(dv, INT64_MAX)));
-            if (dv != 0 && count > data_size_ / dv + 1) count = UINT64_MAX;  // saturate
-            else count = count * dv;
-        }
-        for (const json& o : v["data_offsets"])
-            if (!o.is_number_unsigned()) fail(path_, where + "data_offsets has a non-integer or negative entry");
-        t.begin = v["data_offsets"][0].get<uint64_t>();
-        t.end = v["data_offsets"][1].get<uint64_t>();
-        if (t.begin > t.end)
-            fail(path_, where + "data_offsets [" + std::to_string(t.begin) + ", " + std::to_string(t.end) +
-                            "] are reversed");
-        if (t.end > data_size_)
-            fail(path_, where + "data_offsets [" + std::to_string(t.begin) + ", " + std::to_string(t.end) +
-                            "] run past the data section of " + std::to_string(data_size_) +
-                            " bytes (file truncated?)");
-        uint64_t bytes = t.end - t.begin;
-        if (count == UINT64_MAX || count * esize != bytes)
-            fail(path_, where + "shape " + shape_str(t.shape) + " x " + t.dtype_str + " (" +
-                            std::to_string(esize) + " bytes) needs " +
-                            (count == UINT64_MAX ? std::string("more than the file")
-                                                 : std::to_string(count * esize)) +
-                            " bytes, but data_offsets span " + std::to_string(bytes));
+        TensorInfo t = parse_entry(name, v, limits, path_, data_size_);
         ranges.emplace_back(t.begin, t.end);
         index_.emplace(name, std::move(t));
     }
-    std::sort(ranges.begin(), ranges.end());
-    for (size_t i = 1; i < ranges.size(); ++i)
-        if (ranges[i].first < ranges[i - 1].second)
-            fail(path_, "tensor data ranges overlap: [" + std::to_string(ranges[i - 1].first) + ", " +
-                            std::to_string(ranges[i - 1].second) + ") and [" +
-                            std::to_string(ranges[i].first) + ", " + std::to_string(ranges[i].second) + ")");
+    check_no_overlap(std::move(ranges), path_);
 }
 
 const TensorInfo& SafeTensors::info(const std::string& name) const {

@@ -1,4 +1,6 @@
 #include "vitlens/attention_maps.h"
+#include "vitlens/errors.h"
+#include "vitlens/map_render.h"
 
 #include <gtest/gtest.h>
 
@@ -70,10 +72,10 @@ TEST(AttentionMaps, PrefixTokensAreExcluded) {
     ASSERT_EQ(m.values.size(), 4u);
     EXPECT_FLOAT_EQ(m.values[2], 1.f);  // token 4 = patch (1, 0)
     EXPECT_NEAR(m.values[0], 0.02f / 0.03f, 1e-6);
-    EXPECT_THROW(attention_map(att, {2, 2, 2}, 1), std::invalid_argument);      // layer out of range
-    EXPECT_THROW(attention_map(att, {2, 2, 2}, 0, 2), std::invalid_argument);   // head out of range
-    EXPECT_THROW(query_map(att, {2, 2, 2}, 2, 0), std::invalid_argument);       // patch outside grid
-    EXPECT_THROW(attention_map(att, {1, 2, 2}), std::invalid_argument);         // wrong T
+    EXPECT_THROW(attention_map(att, {2, 2, 2}, 1), ArgumentError);      // layer out of range
+    EXPECT_THROW(attention_map(att, {2, 2, 2}, 0, 2), ArgumentError);   // head out of range
+    EXPECT_THROW(query_map(att, {2, 2, 2}, 2, 0), ArgumentError);       // patch outside grid
+    EXPECT_THROW(attention_map(att, {1, 2, 2}), ArgumentError);         // wrong T
 }
 
 // A map hot in one patch lights up the pixels that patch saw in the

@@ -65,7 +65,7 @@ TEST(Stream, SlowModelDropsFramesLatencyStaysBounded) {
     std::string v = make_video(d, "v.avi", 45);  // 1.5 s at 30 FPS
     Classifier clf(fixture("hf_vit_f32"), {Precision::F32, 1});
     StreamOptions o;
-    o.explain = "none";
+    o.map.reset();
     StreamEngine e(v, o);
     std::vector<double> latency;
     auto s = e.run(clf, [&](const FrameResult& r) {

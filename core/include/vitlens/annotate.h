@@ -4,6 +4,7 @@
 #include <opencv2/core.hpp>
 
 #include "vitlens/attention_maps.h"
+#include "vitlens/map_render.h"
 #include "vitlens/classifier.h"
 
 namespace vitlens {

@@ -1,22 +1,20 @@
-// Attention maps: pure functions of the encoder's attention probabilities,
-// plus rendering onto the original image.
+// Attention maps: pure functions of the encoder's attention probabilities
+// (drawing them is map_render.h; choosing one is map_spec.h).
 //
 // `att` is one image's attention, (L, H, T, T), T = n_prefix + N; maps cover
 // the N patch tokens only (prefix tokens still take part in the products)
 // and come out as a (grid_h, grid_w) grid, rows = image rows, max 1.
 #pragma once
 
-#include <opencv2/core.hpp>
 #include <string>
 #include <vector>
 
-#include "vitlens/preprocess.h"
 #include "vitlens/tensor.h"
 
 namespace vitlens {
 
 enum class Fusion { Mean, Max, Min };
-Fusion parse_fusion(const std::string& s);  // throws std::invalid_argument
+Fusion parse_fusion(const std::string& s);  // throws ArgumentError
 const char* fusion_name(Fusion f);
 
 // Where the patch tokens are and how they tile the image.
@@ -61,28 +59,5 @@ struct LayerNorms {
     std::vector<int> outliers;  // token indices (prefix tokens included)
 };
 std::vector<LayerNorms> token_norm_report(const Tensor& norms, float factor = 3.f);
-
-enum class Colormap { Turbo, Jet, Inferno, Viridis };
-Colormap parse_colormap(const std::string& s);  // throws std::invalid_argument
-const char* colormap_name(Colormap c);
-
-// The map upsampled (bicubic) into original-image pixels by undoing resize
-// and crop: CV_32F of (orig_h, orig_w), values in [0, 1]; `mask` (CV_8U)
-// is 255 where the model saw the image, 0 on the cropped-away border.
-cv::Mat map_to_original(const AttentionMap& m, const Geometry& g, cv::Mat* mask = nullptr);
-
-struct OverlayStyle {
-    Colormap colormap = Colormap::Turbo;
-    float alpha = 0.5f;          // opacity of the heatmap, 0..1
-    bool draw_crop_box = true;   // outline what the model saw when it cropped
-};
-
-// rgb (CV_8UC3, the original image) with the map blended on: RGB out.
-cv::Mat render_overlay(const cv::Mat& rgb, const AttentionMap& m, const Geometry& g, const OverlayStyle& style = {});
-
-// A labelled grid of maps (e.g. gallery()), `cols` per row, each tile
-// `tile` pixels square: RGB out. labels[i] is drawn on tile i.
-cv::Mat render_tiles(const cv::Mat& rgb, const std::vector<AttentionMap>& maps, const std::vector<std::string>& labels,
-                     const Geometry& g, int cols, int tile, const OverlayStyle& style = {});
 
 }  // namespace vitlens

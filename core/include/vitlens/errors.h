@@ -24,6 +24,14 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+// A value the caller chose that cannot work: an unknown method or colour
+// map name, a layer or head the model does not have, a patch outside the
+// grid. Front ends report it as a usage error (exit 1).
+class ArgumentError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
 // A problem writing an output file.
 class OutputError : public std::runtime_error {
 public:

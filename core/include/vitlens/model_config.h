@@ -72,7 +72,6 @@ struct ModelSpec {
     int patch_dim() const { return channels * patch * patch; }
     int64_t parameters() const;
     double gflops() const;  // 2 x MACs of every matmul per image
-    int64_t parameter_count() const;  // weights and biases the encoder holds (biases counted even when absent)
 };
 
 // Hard bounds on config values, checked before anything is allocated.

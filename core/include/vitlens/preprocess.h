@@ -1,12 +1,14 @@
-// The image pipeline: decode, resize (PIL-compatible, antialiased), center
-// crop, scale, normalise, patchify. Never touches oneDNN.
+// The image pipeline after decoding: resize (Pillow-exact, resample.h),
+// center crop or pad, scale, normalise, patchify. Never touches oneDNN.
 #pragma once
 
 #include <cstdint>
 #include <opencv2/core.hpp>
 #include <string>
 
+#include "vitlens/image_io.h"
 #include "vitlens/model_config.h"
+#include "vitlens/resample.h"
 #include "vitlens/tensor.h"
 
 namespace vitlens {
@@ -23,26 +25,6 @@ struct Geometry {
     // The crop box in original-image pixels (floating point).
     cv::Rect2d crop_in_original() const;
 };
-
-struct DecodeOptions {
-    int64_t max_pixels = 100'000'000;  // refuse larger images before decoding
-};
-
-// Reads an image file into 8-bit RGB (CV_8UC3): EXIF orientation applied,
-// gray/alpha/16-bit converted. Throws InputError naming the file.
-cv::Mat decode_image(const std::string& path, const DecodeOptions& opt = {});
-// Same for an encoded image in memory; `name` is used in messages.
-cv::Mat decode_image_bytes(const std::vector<uint8_t>& bytes, const std::string& name, const DecodeOptions& opt = {});
-// Converts a BGR/BGRA/gray OpenCV frame (8 or 16 bit) to 8-bit RGB.
-cv::Mat to_rgb8(const cv::Mat& any_bgr);
-
-// Image size from the file header (PNG, JPEG, BMP, GIF, WebP, PNM, TIFF); false if unknown.
-bool peek_image_size(const std::vector<uint8_t>& head, int64_t* w, int64_t* h);
-
-// PIL's Image.resize for 8-bit images (separable, antialiased when
-// downscaling, fixed-point arithmetic as in Pillow's Resample.c).
-// rgb8 is CV_8UC3 or CV_8UC1; the result has the same type.
-cv::Mat resize_pil(const cv::Mat& img8, int out_w, int out_h, Interp interp);
 
 // Resize + crop per `p`, giving an 8-bit RGB image of the model's input size.
 cv::Mat resize_and_crop(const cv::Mat& rgb8, const Preprocess& p, Geometry* geo);

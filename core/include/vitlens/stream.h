@@ -6,19 +6,22 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <opencv2/core.hpp>
 #include <string>
 #include <vector>
 
 #include "vitlens/annotate.h"
 #include "vitlens/attention_maps.h"
+#include "vitlens/map_render.h"
+#include "vitlens/map_spec.h"
 #include "vitlens/classifier.h"
 #include "vitlens/frame_source.h"
 
 namespace vitlens {
 
 struct StreamOptions {
-    std::string explain = "rollout";  // rollout | attention | none
+    std::optional<MapSpec> map = MapSpec{};  // the heatmap of every frame (rollout); nullopt: none
     int top_k = 5;
     int64_t max_frames = 0;  // processed frames (0 = no limit)
     double duration_s = 0;   // 0 = no limit

@@ -1,0 +1,27 @@
+// Reading images: the header sniffed for format and size before any decoder
+// sees the bytes, then OpenCV's decoder, EXIF orientation, 8-bit RGB.
+#pragma once
+
+#include <cstdint>
+#include <opencv2/core.hpp>
+#include <string>
+#include <vector>
+
+namespace vitlens {
+
+struct DecodeOptions {
+    int64_t max_pixels = 100'000'000;  // refuse larger images before decoding
+};
+
+// Reads an image file into 8-bit RGB (CV_8UC3): EXIF orientation applied,
+// gray/alpha/16-bit converted. Throws InputError naming the file.
+cv::Mat decode_image(const std::string& path, const DecodeOptions& opt = {});
+// Same for an encoded image in memory; `name` is used in messages.
+cv::Mat decode_image_bytes(const std::vector<uint8_t>& bytes, const std::string& name, const DecodeOptions& opt = {});
+// Converts a BGR/BGRA/gray OpenCV frame (8 or 16 bit) to 8-bit RGB.
+cv::Mat to_rgb8(const cv::Mat& any_bgr);
+
+// Image size from the file header (PNG, JPEG, BMP, GIF, WebP, PNM, TIFF); false if unknown.
+bool peek_image_size(const std::vector<uint8_t>& head, int64_t* w, int64_t* h);
+
+}  // namespace vitlens

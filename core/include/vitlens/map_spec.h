@@ -1,0 +1,48 @@
+// One way to ask for a map: a MapSpec names the method and its parameters,
+// compute_map() makes the map from what the encoder captured. The CLI, the
+// GUI and the stream engine only choose a spec; a new method is added here.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "vitlens/attention_maps.h"
+#include "vitlens/model_config.h"
+#include "vitlens/tensor.h"
+
+namespace vitlens {
+
+enum class MapMethod {
+    Rollout,    // attention flow from the class token through all layers
+    Attention,  // the class token's row of one layer (heads fused or one head)
+    Query,      // where one patch looks, in one layer
+};
+const char* map_method_name(MapMethod m);
+// "rollout" | "attention" | "query"; throws ArgumentError naming the choices.
+MapMethod parse_map_method(const std::string& s);
+const std::vector<std::string>& map_method_names();
+
+struct MapSpec {
+    MapMethod method = MapMethod::Rollout;
+    Fusion fusion = Fusion::Mean;  // how heads are combined
+    float discard = 0.f;           // rollout: lowest fraction of each layer's attention zeroed, [0, 1)
+    int layer = -1;                // attention/query: layer, < 0 counts from the end
+    int head = -1;                 // attention/query: one head, -1 fuses them
+    int query_row = 0, query_col = 0;  // query: the patch, 0-based, rows from the top
+    float clip_percentile = 0.f;   // > 0: cap the map at this percentile (outlier tokens)
+};
+
+// Throws ArgumentError when `spec` asks for what the model does not have
+// (layer, head, query patch) or a parameter out of range, with the numbers.
+void validate(const MapSpec& spec, const ModelSpec& model);
+
+// The layout of the model's tokens (prefix tokens, then the patch grid).
+TokenLayout token_layout(const ModelSpec& model);
+
+// att: one image's attention, (L, H, T, T). Returns a (grid_h, grid_w) map, max 1.
+AttentionMap compute_map(const Tensor& att, const TokenLayout& lay, const MapSpec& spec);
+
+// A token's name for reports: "prefix0", "prefix1" or "(row,col)" in the grid.
+std::string token_label(int token, const TokenLayout& lay);
+
+}  // namespace vitlens

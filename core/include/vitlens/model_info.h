@@ -1,0 +1,21 @@
+// What a checkpoint is, in words: the rows `vitlens info` prints and the
+// GUI's Model > Info shows.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "vitlens/model_config.h"
+
+namespace vitlens {
+
+// ("architecture", "vit_base_patch16_224 (timm naming)"), ("input", ...),
+// ("encoder", ...), ("head", ...), ("parameters", ...), ("compute", ...),
+// ("preprocessing", ...), in that order.
+std::vector<std::pair<std::string, std::string>> describe(const ModelSpec& s);
+
+// "a, b, c, ..." with at most `max` labels (all when max <= 0), then the count left.
+std::string label_list(const ModelSpec& s, int max);
+
+}  // namespace vitlens

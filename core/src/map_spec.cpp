@@ -1,0 +1,66 @@
+#include "vitlens/map_spec.h"
+
+#include "vitlens/errors.h"
+
+namespace vitlens {
+
+const std::vector<std::string>& map_method_names() {
+    static const std::vector<std::string> names = {"rollout", "attention", "query"};
+    return names;
+}
+
+const char* map_method_name(MapMethod m) {
+    switch (m) {
+        case MapMethod::Rollout: return "rollout";
+        case MapMethod::Attention: return "attention";
+        case MapMethod::Query: return "query";
+    }
+    return "?";
+}
+
+MapMethod parse_map_method(const std::string& s) {
+    if (s == "rollout") return MapMethod::Rollout;
+    if (s == "attention") return MapMethod::Attention;
+    if (s == "query") return MapMethod::Query;
+    throw ArgumentError("map method must be rollout, attention or query, got '" + s + "'");
+}
+
+TokenLayout token_layout(const ModelSpec& m) { return TokenLayout{m.n_prefix, m.grid_h(), m.grid_w()}; }
+
+void validate(const MapSpec& s, const ModelSpec& m) {
+    const std::string L = std::to_string(m.layers), H = std::to_string(m.heads);
+    if (s.layer >= m.layers || s.layer < -m.layers)
+        throw ArgumentError("layer " + std::to_string(s.layer) + " is out of range: the model has " + L + " layers (0.." +
+                            std::to_string(m.layers - 1) + ", or -1..-" + L + " from the last)");
+    if (s.head >= m.heads || s.head < -1)
+        throw ArgumentError("head " + std::to_string(s.head) + " is out of range: the model has " + H + " heads (0.." +
+                            std::to_string(m.heads - 1) + ", or -1 to fuse them)");
+    if (s.method == MapMethod::Query &&
+        (s.query_row < 0 || s.query_row >= m.grid_h() || s.query_col < 0 || s.query_col >= m.grid_w()))
+        throw ArgumentError("query patch " + std::to_string(s.query_row) + "," + std::to_string(s.query_col) +
+                            " is outside the " + std::to_string(m.grid_h()) + "x" + std::to_string(m.grid_w()) +
+                            " patch grid");
+    if (!(s.discard >= 0.f && s.discard < 1.f))
+        throw ArgumentError("discard ratio must be in [0, 1), got " + std::to_string(s.discard));
+    if (!(s.clip_percentile >= 0.f && s.clip_percentile <= 100.f))
+        throw ArgumentError("clip percentile must be in [0, 100], got " + std::to_string(s.clip_percentile));
+}
+
+AttentionMap compute_map(const Tensor& att, const TokenLayout& lay, const MapSpec& s) {
+    AttentionMap m;
+    switch (s.method) {
+        case MapMethod::Rollout: m = rollout(att, lay, s.fusion, s.discard); break;
+        case MapMethod::Attention: m = attention_map(att, lay, s.layer, s.head, s.fusion); break;
+        case MapMethod::Query: m = query_map(att, lay, s.query_row, s.query_col, s.layer, s.head, s.fusion); break;
+    }
+    if (s.clip_percentile > 0.f) clip_outliers(m, s.clip_percentile);
+    return m;
+}
+
+std::string token_label(int token, const TokenLayout& lay) {
+    if (token < lay.n_prefix) return "prefix" + std::to_string(token);
+    const int p = token - lay.n_prefix;
+    return "(" + std::to_string(p / lay.grid_w) + "," + std::to_string(p % lay.grid_w) + ")";
+}
+
+}  // namespace vitlens
