@@ -126,12 +126,15 @@ TEST(Gui, BadImageAndBadModelShowErrorsAndKeepWorking) {
 TEST(Gui, LiveModeOnAVideoUpdatesFps) {
     TempDir d;
     std::string v = d / "live.avi";
-    ASSERT_EQ(std::system((std::string(VITLENS_MAKE_VIDEO) + " " + v + " --frames 60 --size 320x240 >/dev/null").c_str()), 0);
+    // 5 s at 30 FPS. The worker sends a frame to the window only when the
+    // window has shown the previous one (newest frame wins), so how many
+    // arrive depends on how busy the machine is: a few, not a number.
+    ASSERT_EQ(std::system((std::string(VITLENS_MAKE_VIDEO) + " " + v + " --frames 150 --size 320x240 >/dev/null").c_str()), 0);
     Window t;
     QSignalSpy frames(t.w.worker(), &InferenceWorker::liveFrame);
     QSignalSpy stopped(t.w.worker(), &InferenceWorker::liveStopped);
     t.w.startLive(QString::fromStdString(v));
-    EXPECT_TRUE(reaches(frames, 10));
+    EXPECT_TRUE(reaches(frames, 3));
     auto* fps = t.find<QLabel>("fpsLabel");
     EXPECT_TRUE(fps->text().contains("FPS")) << fps->text().toStdString();
     ASSERT_TRUE(reaches(stopped, 1));  // the file ends
