@@ -65,14 +65,16 @@ void add_stream_options(po::options_description& d, StreamArgs& a) {
 }
 
 // The outputs, opened before anything runs: a folder that cannot be written
-// fails the command before the model loads or a thread starts.
+// fails the command before the model loads or a thread starts. The video and
+// the JSON lines fail independently; a file is moved into place only when
+// everything was written to it.
 struct StreamOutputs {
     std::unique_ptr<VideoRecorder> video;
     std::string jsonl, jsonl_tmp;
     std::ofstream jl;
-    std::string error;  // the first write error; later frames are not written
+    std::string video_error, jsonl_error;
 
-    StreamOutputs(const StreamArgs& a) : jsonl(a.jsonl) {
+    explicit StreamOutputs(const StreamArgs& a) : jsonl(a.jsonl) {
         if (!a.out.empty()) {
             if (!is_video_extension(a.out))
                 throw UsageError("--out must end in .mp4 or .avi (also .mov, .m4v, .mkv), got '" + a.out + "'");
@@ -86,53 +88,79 @@ struct StreamOutputs {
             if (!jl) throw OutputError(jsonl + ": cannot write in this folder");
         }
     }
-    ~StreamOutputs() {  // unfinished: no partial file is left behind
-        if (jl.is_open()) {
+    ~StreamOutputs() {  // unfinished or failed: no partial file is left behind
+        if (!jsonl_tmp.empty()) {
             jl.close();
             std::error_code ec;
             std::filesystem::remove(jsonl_tmp, ec);
         }
     }
     void write(const FrameResult& r) {
-        if (!error.empty()) return;
-        try {
-            if (video) video->write(r.annotated, r.source_fps);
-        } catch (const OutputError& e) {
-            error = e.what();
+        if (video && video_error.empty()) {
+            try {
+                video->write(r.annotated, r.source_fps);
+            } catch (const OutputError& e) {
+                video_error = e.what();
+            }
         }
-        if (jl.is_open())
+        if (jl.is_open() && jsonl_error.empty()) {
             jl << "{\"frame\": " << r.frame << ", \"t_ms\": " << float_str(float(r.t_ms))
                << ", \"top\": " << top_json(r.prediction) << ", \"latency_ms\": " << float_str(float(r.latency_ms))
                << "}\n";
+            if (!jl) jsonl_error = jsonl + ": write failed (disk full?)";
+        }
     }
-    // Moves the finished files into place; returns the first error.
+    // Moves the finished files into place; returns the errors, one a line.
     std::string finish() {
-        if (video && error.empty()) {
+        if (video && video_error.empty()) {
             try {
                 video->finish();
             } catch (const OutputError& e) {
-                error = e.what();
+                video_error = e.what();
             }
         }
         if (jl.is_open()) {
             jl.close();
-            try {
-                commit_temp(jsonl_tmp, jsonl);
-            } catch (const OutputError& e) {
-                if (error.empty()) error = e.what();
+            if (!jl && jsonl_error.empty()) jsonl_error = jsonl + ": write failed (disk full?)";
+            if (jsonl_error.empty()) {
+                try {
+                    commit_temp(jsonl_tmp, jsonl);
+                    jsonl_tmp.clear();
+                } catch (const OutputError& e) {
+                    jsonl_error = e.what();
+                }
             }
         }
-        return error;
+        return video_error + (video_error.empty() || jsonl_error.empty() ? "" : "\n") + jsonl_error;
     }
+    bool video_written() const { return video && video_error.empty(); }
+    bool jsonl_written() const { return !jsonl.empty() && jsonl_error.empty(); }
 };
 
-// Ctrl-C and SIGTERM stop the engine; restored and joined on every way out.
-class InterruptWatcher {
+// Ctrl-C and SIGTERM set g_interrupted from the start of the command (so an
+// interrupt during the model load still removes the temporary files) until
+// the outputs are finished; restored on every way out.
+class SignalGuard {
 public:
-    explicit InterruptWatcher(StreamEngine& e) {
+    SignalGuard() {
         g_interrupted = false;
         old_int_ = std::signal(SIGINT, on_signal);
         old_term_ = std::signal(SIGTERM, on_signal);
+    }
+    ~SignalGuard() {
+        std::signal(SIGINT, old_int_);
+        std::signal(SIGTERM, old_term_);
+    }
+
+private:
+    void (*old_int_)(int) = nullptr;
+    void (*old_term_)(int) = nullptr;
+};
+
+// Turns an interrupt into engine.stop() while the stream runs; joined on every way out.
+class InterruptWatcher {
+public:
+    explicit InterruptWatcher(StreamEngine& e) {
         t_ = std::thread([this, &e] {
             while (!finished_) {
                 if (g_interrupted) {
@@ -146,15 +174,11 @@ public:
     ~InterruptWatcher() {
         finished_ = true;
         t_.join();
-        std::signal(SIGINT, old_int_);
-        std::signal(SIGTERM, old_term_);
     }
 
 private:
     std::atomic<bool> finished_{false};
     std::thread t_;
-    void (*old_int_)(int) = nullptr;
-    void (*old_term_)(int) = nullptr;
 };
 
 void show_frame(const FrameResult& r, bool display, StreamEngine& engine) {
@@ -171,7 +195,7 @@ void show_frame(const FrameResult& r, bool display, StreamEngine& engine) {
     }
 }
 
-void print_summary(const StreamSummary& sum, const StreamArgs& a, bool wrote) {
+void print_summary(const StreamSummary& sum, const StreamArgs& a, const StreamOutputs& o) {
     std::printf("source:      %s\n", sum.source.c_str());
     std::printf("frames:      %lld read, %lld processed, %lld dropped (%.1f%%)%s\n", static_cast<long long>(sum.read),
                 static_cast<long long>(sum.processed), static_cast<long long>(sum.dropped),
@@ -180,8 +204,8 @@ void print_summary(const StreamSummary& sum, const StreamArgs& a, bool wrote) {
     if (sum.reconnects) std::printf("reconnects:  %d\n", sum.reconnects);
     std::printf("stage ms:    %-10s %8s %8s\n", "", "median", "p95");
     for (auto& [name, v] : sum.stages) std::printf("             %-10s %8.2f %8.2f\n", name.c_str(), v.first, v.second);
-    if (!a.out.empty() && wrote) std::printf("video:       %s\n", a.out.c_str());
-    if (!a.jsonl.empty() && wrote) std::printf("jsonl:       %s\n", a.jsonl.c_str());
+    if (o.video_written()) std::printf("video:       %s\n", a.out.c_str());
+    if (o.jsonl_written()) std::printf("jsonl:       %s\n", a.jsonl.c_str());
 }
 
 }  // namespace
@@ -213,11 +237,13 @@ int cmd_stream(int argc, char** argv) {
         a.display = false;
     }
     so.annotate = a.display || !a.out.empty();
+    SignalGuard signals;
     StreamOutputs outputs(a);
 
     Classifier clf(mo.resolve(), mo.classifier_options());
     so.top_k = std::min(so.top_k, clf.spec().num_classes);
     StreamEngine engine(a.source, so);
+    if (g_interrupted) engine.stop();  // Ctrl-C during the model load
     StreamSummary sum;
     {
         InterruptWatcher watcher(engine);
@@ -229,7 +255,7 @@ int cmd_stream(int argc, char** argv) {
     if (stderr_is_tty()) std::fprintf(stderr, "\n");
 
     const std::string write_error = outputs.finish();
-    print_summary(sum, a, write_error.empty());
+    print_summary(sum, a, outputs);
     int rc = kOk;
     if (!write_error.empty()) {
         std::cerr << "vitlens: output error: " << write_error << "\n";

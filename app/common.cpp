@@ -14,6 +14,7 @@
 #include <opencv2/imgproc.hpp>
 #include <set>
 
+#include "default_model.h"
 #include "options.h"
 #include "vitlens/datasets.h"
 #include "vitlens/errors.h"
@@ -37,9 +38,9 @@ std::string ModelOptions::resolve(std::string* where) const {
         return model;
     }
     std::string w;
-    std::string dir = find_default_model(&w);
+    std::string dir = default_model(&w);
     if (dir.empty())
-        throw ModelError(std::string("no --model given and the bundled model '") + kDefaultModelName +
+        throw ModelError(std::string("no --model given and the bundled model '") + kBundledModel +
                          "' was not found next to the executable; pass --model DIR or set VITLENS_MODEL");
     if (where) *where = w;
     return dir;

@@ -41,6 +41,7 @@ qint64 InferenceWorker::newJob() {
 
 void InferenceWorker::requestStop(qint64 ticket) {
     std::lock_guard<std::mutex> lk(jobs_mu_);
+    if (ticket <= finished_upto_) return;  // that job is over
     stopped_.insert(ticket);
     if (engine_ && engine_ticket_ == ticket) engine_->stop();
 }
@@ -56,9 +57,12 @@ bool InferenceWorker::cancelled(qint64 ticket) {
     return ticket <= stop_all_upto_ || stopped_.count(ticket) != 0;
 }
 
+// Jobs run one after another in the order they were sent, so every ticket
+// up to this one is finished.
 void InferenceWorker::forget(qint64 ticket) {
     std::lock_guard<std::mutex> lk(jobs_mu_);
-    stopped_.erase(ticket);
+    finished_upto_ = std::max(finished_upto_, ticket);
+    stopped_.erase(stopped_.begin(), stopped_.upper_bound(ticket));
 }
 
 // Makes a live engine reachable by requestStop for exactly its lifetime:
@@ -201,6 +205,7 @@ void InferenceWorker::computeGallery(const QString& colormap) {
 
 void InferenceWorker::classifyBatch(const QStringList& paths, qint64 ticket) {
     if (!clf_) {
+        forget(ticket);
         emit imageFailed("no model is loaded");
         emit batchFinished();
         return;
@@ -247,11 +252,11 @@ void InferenceWorker::startLive(const QString& source, const QString& method, co
         return;
     }
     StreamOptions o;
-    o.map->method = parse_map_method(method.toStdString());
     o.top_k = std::min(3, clf_->spec().num_classes);
     QString error;
     StreamSummary sum;
     try {
+        o.map->method = parse_map_method(method.toStdString());
         // The recording goes to a temporary file, moved into place only when complete.
         std::unique_ptr<VideoRecorder> recorder;
         if (!recordPath.isEmpty()) recorder = std::make_unique<VideoRecorder>(recordPath.toStdString());

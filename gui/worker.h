@@ -111,10 +111,11 @@ private:
     bool has_current_ = false;
     std::atomic<int> extra_delay_ms_{0};
     std::atomic<bool> live_pending_{false};
-    std::mutex jobs_mu_;                 // guards the four below
+    std::mutex jobs_mu_;                 // guards the five below
     qint64 issued_ = 0;                  // the newest ticket
     qint64 stop_all_upto_ = 0;           // requestStopAll(): tickets <= this are stopped
     std::set<qint64> stopped_;           // requestStop(ticket) for jobs not finished yet
+    qint64 finished_upto_ = 0;           // every job with a ticket <= this is over
     StreamEngine* engine_ = nullptr;     // the running live stream, registered by EngineRegistration
     qint64 engine_ticket_ = 0;
 };

@@ -17,8 +17,6 @@
 
 namespace vitlens {
 
-const char* const kDefaultModelName = "vit-fashion-mnist";
-
 int default_thread_count() {
     // Count distinct (physical id, core id) pairs; hyperthreads share a core.
     std::ifstream f("/proc/cpuinfo");
@@ -115,31 +113,6 @@ Explained Classifier::explain(const cv::Mat& rgb, int top_k) {
     e.attention = std::move(cap.attention);
     e.token_norms = std::move(cap.token_norms);
     return e;
-}
-
-std::string find_default_model(std::string* where) {
-    namespace fs = std::filesystem;
-    auto ok = [](const fs::path& d) {
-        std::error_code ec;
-        return fs::exists(d / "config.json", ec) && fs::exists(d / "model.safetensors", ec);
-    };
-    if (const char* env = std::getenv("VITLENS_MODEL"); env && *env) {
-        if (where) *where = "$VITLENS_MODEL";
-        return env;
-    }
-    std::error_code ec;
-    fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-    if (!ec) {
-        fs::path bin = exe.parent_path();
-        for (auto [cand, why] : {std::pair{bin / ".." / ".." / "assets" / "models" / kDefaultModelName, "build tree"},
-                                 std::pair{bin / ".." / "share" / "vitlens" / "models" / kDefaultModelName, "installed"}}) {
-            if (ok(cand)) {
-                if (where) *where = why;
-                return fs::weakly_canonical(cand, ec).string();
-            }
-        }
-    }
-    return {};
 }
 
 }  // namespace vitlens

@@ -19,7 +19,7 @@ int bucket_of(double v) {
 StageStats::StageStats() : buckets_(kBuckets, 0) {}
 
 void StageStats::add(double v) {
-    if (std::isnan(v)) return;
+    if (!std::isfinite(v)) return;  // a broken clock reading is not a timing
     min_ = n_ ? std::min(min_, v) : v;
     max_ = n_ ? std::max(max_, v) : v;
     ++n_;

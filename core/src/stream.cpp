@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -35,6 +36,8 @@ struct StreamEngine::Shared {
     bool fresh = false;  // `frame` was not taken yet
     bool ended = false;  // the source ended or failed (see error)
     bool stop = false;
+    bool done = false;          // the capture loop returned
+    bool reconnecting = false;  // the capture loop is reopening a failed live source
     std::string error;
     int64_t read = 0, dropped = 0;
     int reconnects = 0;
@@ -83,6 +86,14 @@ public:
         : sh_(std::move(sh)), src_(std::move(src)), p_(std::move(p)) {}
 
     void operator()() {
+        loop();
+        std::lock_guard<std::mutex> lk(sh_->mu);
+        sh_->done = true;
+        sh_->cv.notify_all();
+    }
+
+private:
+    void loop() {
         const auto start = Clock::now();
         for (int64_t idx = 0; !sh_->stopped();) {
             cv::Mat f;
@@ -98,7 +109,6 @@ public:
         sh_->finish("");
     }
 
-private:
     // One frame into `f`. Returns false to retry after a reconnect; leaves
     // `f` empty at the end of the source or after a recorded failure.
     bool read_one(cv::Mat& f, double& t) {
@@ -122,6 +132,15 @@ private:
     // Reopens with backoff (0.5 s doubling to 5 s) until it works or a stop.
     void reopen() {
         src_.reset();
+        set_reconnecting(true);
+        reopen_with_backoff();
+        set_reconnecting(false);
+    }
+    void set_reconnecting(bool on) {
+        std::lock_guard<std::mutex> lk(sh_->mu);
+        sh_->reconnecting = on;
+    }
+    void reopen_with_backoff() {
         double backoff = 0.5;
         while (!src_) {
             if (sh_->sleep_until(Clock::now() + std::chrono::milliseconds(static_cast<int>(backoff * 1000)))) return;
@@ -158,14 +177,29 @@ private:
     Params p_;
 };
 
+// Stops the capture thread and joins it. Camera, file and URL reads return
+// within the source's read timeout, so the join always comes. OpenCV 4.6
+// cannot bound a GStreamer appsink read: a pipeline that goes silent would
+// block forever, so after the timeout (plus 2 s) that one thread is let go.
+// It owns its source and the shared hand-off (shared_ptr), touches nothing
+// else, and releases the pipeline when its read returns.
+void stop_and_join(std::thread& t, StreamEngine::Shared& sh, double read_timeout_s) {
+    if (!t.joinable()) return;
+    sh.request_stop();
+    std::unique_lock<std::mutex> lk(sh.mu);
+    const auto limit = std::chrono::milliseconds(static_cast<int64_t>((read_timeout_s + 2) * 1000));
+    const bool done = sh.cv.wait_for(lk, limit, [&] { return sh.done; });
+    lk.unlock();
+    if (done) t.join();
+    else t.detach();
+}
+
 // Stops and joins the capture thread on every way out of run().
 struct JoinOnExit {
     std::thread& t;
     StreamEngine::Shared& sh;
-    ~JoinOnExit() {
-        sh.request_stop();
-        if (t.joinable()) t.join();
-    }
+    double read_timeout_s;
+    ~JoinOnExit() { stop_and_join(t, sh, read_timeout_s); }
 };
 
 // Per-stage timings in bounded memory.
@@ -265,12 +299,18 @@ bool StreamEngine::stopping() const { return shared_->stopped(); }
 
 // Waits for the newest frame. Returns false when the run is over: the
 // source ended or failed, a stop, or a live source stalled (error set).
-static bool take_frame(StreamEngine::Shared& sh, const StreamOptions& o, const std::string& source, cv::Mat& bgr,
-                       FrameResult& r, Clock::time_point& captured, std::string& error) {
+static bool take_frame(StreamEngine::Shared& sh, const StreamOptions& o, const std::string& source, bool live,
+                       cv::Mat& bgr, FrameResult& r, Clock::time_point& captured, std::string& error) {
     std::unique_lock<std::mutex> lk(sh.mu);
-    const auto deadline = Clock::now() + std::chrono::milliseconds(static_cast<int>(o.source.read_timeout_s * 1000 + 1000));
-    if (!sh.cv.wait_until(lk, deadline, [&] { return sh.fresh || sh.ended || sh.stop; })) {
-        error = source + ": no frame for " + std::to_string(static_cast<int>(o.source.read_timeout_s)) + " s (source stalled)";
+    auto ready = [&] { return sh.fresh || sh.ended || sh.stop; };
+    // A live source that sends nothing for its read timeout (+1 s) has stalled; not while it is
+    // being reconnected, and never a file or folder (paced at its own rate, however slow).
+    const auto wait = std::chrono::milliseconds(static_cast<int64_t>(o.source.read_timeout_s * 1000 + 1000));
+    while (!sh.cv.wait_for(lk, wait, ready)) {
+        if (!live || sh.reconnecting) continue;
+        char s[64];
+        std::snprintf(s, sizeof s, "%g", o.source.read_timeout_s);
+        error = source + ": no frame for " + s + " s (source stalled)";
         return false;
     }
     if (!sh.fresh || sh.stop) return false;
@@ -299,7 +339,7 @@ StreamSummary StreamEngine::run(Classifier& clf, const Callback& on_result) {
                            opt_.reconnect && live && src->kind() != SourceKind::GStreamer,
                            src->fps() > 0 ? 1000.0 / src->fps() : 1000.0 / 30.0};
     std::thread capture(CaptureLoop(shared_, std::move(src), cp));
-    JoinOnExit joiner{capture, sh};
+    JoinOnExit joiner{capture, sh, opt_.source.read_timeout_s};
 
     const auto start = Clock::now();
     FrameProcessor proc(clf, opt_);
@@ -309,7 +349,7 @@ StreamSummary StreamEngine::run(Classifier& clf, const Callback& on_result) {
         cv::Mat bgr;
         FrameResult r;
         Clock::time_point captured;
-        if (!take_frame(sh, opt_, source_, bgr, r, captured, sum.error)) break;
+        if (!take_frame(sh, opt_, source_, live, bgr, r, captured, sum.error)) break;
         proc.process(bgr, r, processed);
         r.source_fps = sum.source_fps;
         r.latency_ms = ms_since(captured);
@@ -319,8 +359,7 @@ StreamSummary StreamEngine::run(Classifier& clf, const Callback& on_result) {
         if (opt_.max_frames > 0 && processed >= opt_.max_frames) break;
         if (opt_.duration_s > 0 && std::chrono::duration<double>(Clock::now() - start).count() >= opt_.duration_s) break;
     }
-    sh.request_stop();
-    capture.join();
+    stop_and_join(capture, sh, opt_.source.read_timeout_s);
 
     sum.seconds = std::chrono::duration<double>(Clock::now() - start).count();
     {

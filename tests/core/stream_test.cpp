@@ -229,3 +229,17 @@ TEST(Stream, FiveHundredStartStopCycles) {
     EXPECT_GT(processed, 0);
     EXPECT_LT(seconds_since(t0), 240.0);
 }
+
+// A folder played slower than the stall timeout is not a stalled source:
+// only live sources stall.
+TEST(Stream, SlowFolderIsNotAStall) {
+    Classifier clf(fixture("hf_vit_f32"), {Precision::F32, 1});
+    StreamOptions o;
+    o.source.sequence_fps = 0.5;    // a frame every 2 s
+    o.source.read_timeout_s = 0.2;  // a live source would stall after 1.2 s
+    o.max_frames = 2;
+    StreamEngine e(fixture("images"), o);
+    auto s = e.run(clf, nullptr);
+    EXPECT_EQ(s.processed, 2);
+    EXPECT_TRUE(s.error.empty()) << s.error;
+}

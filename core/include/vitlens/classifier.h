@@ -75,10 +75,5 @@ int default_thread_count();
 // Sets the oneDNN (OpenMP) thread count for the calling thread.
 void set_thread_count(int n);
 
-// The bundled default model: $VITLENS_MODEL, else next to the executable in
-// the build tree (../../assets/models/...), else the installed data dir
-// (../share/vitlens/models/...). `where` gets a short reason. Empty if none.
-std::string find_default_model(std::string* where = nullptr);
-extern const char* const kDefaultModelName;
 
 }  // namespace vitlens

@@ -76,9 +76,12 @@ public:
     // (reported in the summary's error). `clf` must live on this thread.
     // `on_result` runs on this thread after every processed frame.
     // Throws SourceError when the source cannot be opened; a stop() during
-    // the opening returns an empty summary. The capture thread is always
-    // joined before run returns or throws (its reads are bounded by the
-    // source's read timeout), so nothing outlives the engine's run.
+    // the opening returns an empty summary. The capture thread is joined
+    // before run returns or throws: camera, file and URL reads are bounded
+    // by the source's read timeout. A GStreamer pipeline that goes silent
+    // cannot be interrupted (OpenCV 4.6 has no read timeout for it): after
+    // its read timeout + 2 s that thread is let go and frees the pipeline
+    // when its read returns.
     // One run per engine: once stopped it stays stopped (a stop() that races
     // with the start is never lost); make a new engine for the next run.
     StreamSummary run(Classifier& clf, const Callback& on_result);
