@@ -41,6 +41,15 @@ OPTIONAL_PROBES = {
     "libgmock-dev": "GTestConfig.cmake includes GMockTargets.cmake OPTIONAL; the tests do not use gmock",
 }
 
+# Packages whose programs CMake's clang toolchain detection prefers when they
+# are installed (llvm-ar-14, ld.lld-14, llvm-nm-14, ...), falling back to
+# binutils from build-essential otherwise. They pass only while every file
+# read from them is a program in /usr/bin: no header or library of theirs.
+TOOL_ALTERNATIVES = {
+    "llvm-14": "CMake picks llvm-ar-14 and friends for the clang fuzz build when present, else binutils",
+    "lld-14": "CMake records ld.lld-14 for the clang fuzz build when present, else the system linker",
+}
+
 
 def read_deps(path, without):
     pkgs = []
@@ -225,12 +234,15 @@ def main():
             bad.setdefault("(no Debian package: installed by hand?)", []).append((f, kind))
         elif pkg in OPTIONAL_PROBES and kinds <= {"configure", "cache"}:
             probes.setdefault(pkg, []).append(f)
+        elif pkg in TOOL_ALTERNATIVES and os.path.dirname(f) == "/usr/bin":
+            probes.setdefault(pkg, []).append(f)
         elif pkg not in allowed:
             bad.setdefault(pkg, []).append((f, kind))
     print(f"check_build_deps: {checked} system files read by {len(builds)} build folder(s); "
           f"{len(roots)} listed packages + {len(base)} base packages -> {len(allowed)} allowed")
     for pkg, fs in sorted(probes.items()):
-        print(f"check_build_deps: optional probe, not needed: {pkg} ({OPTIONAL_PROBES[pkg]}): {', '.join(fs)}")
+        why = OPTIONAL_PROBES.get(pkg) or TOOL_ALTERNATIVES[pkg]
+        print(f"check_build_deps: optional, not needed: {pkg} ({why}): {', '.join(fs)}")
     if not bad:
         print("check_build_deps: every file comes from scripts/deps.txt or its Depends")
         return 0
