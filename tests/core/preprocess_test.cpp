@@ -173,22 +173,6 @@ TEST(Preprocess, BadImagesNameTheFile) {
     EXPECT_NE(msg(d / "nosof.jpg").find("no image size"), std::string::npos) << msg(d / "nosof.jpg");
 }
 
-TEST(Preprocess, PnmAndTiffStillDecode) {
-    TempDir d;
-    cv::Mat bgr(5, 7, CV_8UC3, cv::Scalar(10, 20, 30));
-    for (const char* ext : {".ppm", ".pgm", ".tiff"}) {
-        std::vector<uint8_t> buf;
-        cv::Mat src = std::string(ext) == ".pgm" ? cv::Mat(5, 7, CV_8UC1, cv::Scalar(40)) : bgr;
-        ASSERT_TRUE(cv::imencode(ext, src, buf)) << ext;
-        int64_t w = 0, h = 0;
-        ASSERT_TRUE(peek_image_size(buf, &w, &h)) << ext;
-        EXPECT_EQ(w, 7) << ext;
-        EXPECT_EQ(h, 5) << ext;
-        cv::Mat rgb = decode_image_bytes(buf, ext);
-        EXPECT_EQ(rgb.size(), cv::Size(7, 5)) << ext;
-    }
-}
-
 TEST(Preprocess, PillowResizeKeepsConstantImagesConstant) {
     cv::Mat c(37, 53, CV_8UC3, cv::Scalar(90, 140, 200));
     for (Interp i : {Interp::Bilinear, Interp::Bicubic, Interp::Lanczos, Interp::Box, Interp::Hamming, Interp::Nearest}) {

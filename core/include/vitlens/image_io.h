@@ -21,7 +21,12 @@ cv::Mat decode_image_bytes(const std::vector<uint8_t>& bytes, const std::string&
 // Converts a BGR/BGRA/gray OpenCV frame (8 or 16 bit) to 8-bit RGB.
 cv::Mat to_rgb8(const cv::Mat& any_bgr);
 
-// Image size from the file header (PNG, JPEG, BMP, GIF, WebP, PNM, TIFF); false if unknown.
+// Image size from the file header (PNG, JPEG, BMP, GIF, WebP, PNM, TIFF), read
+// as OpenCV's decoders read it; false if unknown or if the header is one a
+// decoder could read differently. Where two sizes are possible, the larger.
 bool peek_image_size(const std::vector<uint8_t>& head, int64_t* w, int64_t* h);
+// True for the signatures decode_image_bytes hands to OpenCV: PNG, JPEG, BMP,
+// WebP, TIFF and PNM.
+bool is_known_image_format(const std::vector<uint8_t>& head);
 
 }  // namespace vitlens
