@@ -74,9 +74,10 @@ def randomise(c, gen):
     return out
 
 
-def forward(c, x, eps, n_prefix, two_heads=False):
+def forward(c, x, eps, n_prefix, two_heads=False, atts_out=None):
     """Reference ViT forward. x: (B, 3, IMG, IMG) normalised. Returns logits (B, K)
-    and attention (L, B, H, T, T)."""
+    and attention (L, B, H, T, T); atts_out, if given, receives each layer's
+    attention tensor as used in the graph (for gradients)."""
     B = x.shape[0]
     t = F.conv2d(x, c["patch_w"], c["patch_b"], stride=P).flatten(2).transpose(1, 2)
     t = torch.cat([c["prefix"].expand(B, -1, -1), t], 1) + c["pos"]
@@ -95,6 +96,8 @@ def forward(c, x, eps, n_prefix, two_heads=False):
     logits = t[:, 0] @ c["head_w"].T + c["head_b"]
     if two_heads:
         logits = (logits + t[:, 1] @ c["head2_w"].T + c["head2_b"]) / 2
+    if atts_out is not None:
+        atts_out.extend(atts)
     return logits, torch.stack(atts)
 
 
@@ -113,6 +116,24 @@ def rollout(att, how, n_prefix):
         R = A @ R
     m = R[0, n_prefix:]
     return (m / m.max()).tolist()
+
+
+def attribution(att, grad, n_prefix):
+    """Chefer, Gur, Wolf 2021. att, grad: (L, H, T, T) for one image, grad = d logit_c / d att."""
+    T = att.shape[-1]
+    R = torch.eye(T, dtype=torch.float64)
+    for l in range(att.shape[0]):
+        abar = (grad[l].double() * att[l].double()).clamp(min=0).mean(0)
+        R = R + abar @ R
+    m = R[0, n_prefix:]
+    return (m / m.max()).tolist()
+
+
+def attention_grads(c, xi, n_prefix, two, cls):
+    """d logit[0, cls] / d attention of every layer by autograd: (L, H, T, T)."""
+    atts = []
+    lg, _ = forward(c, xi.clone().requires_grad_(True), 1e-6, n_prefix, two, atts)
+    return torch.stack(torch.autograd.grad(lg[0, cls], atts))[:, 0]
 
 
 def row_map(att, layer, row, n_prefix):
@@ -311,6 +332,13 @@ def main(out):
                               "attention_last_mean": row_map(a, L - 1, 0, n_prefix),
                               "attention_first_mean": row_map(a, 0, 0, n_prefix),
                               "query_last_mean": row_map(a, L - 1, n_prefix + QUERY[0] * (IMG // P) + QUERY[1], n_prefix)}
+                top = int(lg[0].argmax())
+                other = (top + 3) % K
+                g_top, g_other = (attention_grads(c, xi, n_prefix, two, k) for k in (top, other))
+                res[iname]["attribution"] = {
+                    "top_class": top, "other_class": other,
+                    "grad_top": g_top.flatten().tolist(),
+                    "map_top": attribution(a, g_top, n_prefix), "map_other": attribution(a, g_other, n_prefix)}
             expected["models"][name] = {"n_prefix": n_prefix, "tokens": (IMG // P) ** 2 + n_prefix,
                                         "layers": L, "heads": H, "images": res}
             print(f"wrote {path}")

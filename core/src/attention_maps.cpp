@@ -76,6 +76,33 @@ int resolve_layer(int layer, int64_t L) {
 
 }  // namespace
 
+AttentionMap attribution(const Tensor& att, const Tensor& grad, const TokenLayout& lay) {
+    check(att, lay);
+    if (grad.shape() != att.shape())
+        throw ArgumentError("attention gradient must match the attention " + shape_str(att.shape()) + ", got " +
+                            shape_str(grad.shape()));
+    const int64_t L = att.dim(0), H = att.dim(1), T = att.dim(2), TT = T * T;
+    // Only row 0 of R is read: r = e_0 (I + Abar_{L-1}) ... (I + Abar_0), T^2 work per layer.
+    std::vector<double> r(T, 0.0), abar(TT);
+    r[0] = 1.0;
+    for (int64_t l = L - 1; l >= 0; --l) {
+        std::fill(abar.begin(), abar.end(), 0.0);
+        for (int64_t h = 0; h < H; ++h) {
+            const float* a = att.data() + (l * H + h) * TT;
+            const float* g = grad.data() + (l * H + h) * TT;
+            for (int64_t i = 0; i < TT; ++i) abar[i] += std::max(0.0, double(a[i]) * g[i]);
+        }
+        std::vector<double> next = r;
+        for (int64_t i = 0; i < T; ++i) {
+            if (r[i] == 0.0) continue;
+            const double ri = r[i] / double(H);
+            for (int64_t j = 0; j < T; ++j) next[j] += ri * abar[i * T + j];
+        }
+        r.swap(next);
+    }
+    return finish(r.data(), lay);
+}
+
 AttentionMap rollout(const Tensor& att, const TokenLayout& lay, Fusion fusion, float discard) {
     check(att, lay);
     if (!(discard >= 0.f && discard < 1.f)) throw ArgumentError("discard ratio must be in [0, 1)");

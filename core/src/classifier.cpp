@@ -115,4 +115,23 @@ Explained Classifier::explain(const cv::Mat& rgb, int top_k) {
     return e;
 }
 
+Explained Classifier::explain_class(const cv::Mat& rgb, int cls, int top_k) {
+    Explained e;
+    Tensor patches = prepare_image(rgb, spec_, &e.geometry);
+    set_thread_count(threads_);
+    std::vector<float> logits(size_t(spec_.num_classes));
+    AttentionGradients g;
+    encoder_->attention_gradients(patches.data(), 1, &cls, logits.data(), g);
+    e.prediction = make_prediction(logits.data(), spec_.num_classes, spec_.labels, top_k);
+    const int64_t L = spec_.layers, H = spec_.heads, T = spec_.tokens();
+    g.attention.reshape({L, H, T, T});
+    g.token_norms.reshape({L, T});
+    g.grad.reshape({L, H, T, T});
+    e.attention = std::move(g.attention);
+    e.token_norms = std::move(g.token_norms);
+    e.attention_grad = std::move(g.grad);
+    e.explained_class = cls;
+    return e;
+}
+
 }  // namespace vitlens

@@ -35,6 +35,12 @@ struct AttentionMap {
 // map = R[0, patches].
 AttentionMap rollout(const Tensor& att, const TokenLayout& lay, Fusion fusion = Fusion::Mean, float discard = 0.f);
 
+// Class-specific attribution (Chefer, Gur, Wolf, ICCV 2021): with A_l one
+// image's attention (L, H, T, T) and dA_l = d logit_c / d A_l (`grad`, the
+// same shape, from Encoder::attention_gradients), Abar_l = mean over heads of
+// max(0, dA_l * A_l); R = I; R = R + Abar_l R for l = 0 .. L-1; map = R[0, patches].
+AttentionMap attribution(const Tensor& att, const Tensor& grad, const TokenLayout& lay);
+
 // Row `query_token` of one layer's attention (head >= 0, or heads fused),
 // over the patch tokens. layer < 0 counts from the end.
 AttentionMap attention_row(const Tensor& att, const TokenLayout& lay, int layer, int head, Fusion fusion,

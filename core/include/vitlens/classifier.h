@@ -40,6 +40,9 @@ struct Explained {
     Geometry geometry;
     Tensor attention;    // (L, H, T, T)
     Tensor token_norms;  // (L, T)
+    // Set by explain_class() only:
+    int explained_class = -1;  // the class whose logit was differentiated
+    Tensor attention_grad;     // (L, H, T, T): d logit / d attention
 };
 
 class Classifier {
@@ -59,6 +62,9 @@ public:
                                              AttentionCapture* capture = nullptr);
     // One image with attention and token norms.
     Explained explain(const cv::Mat& rgb, int top_k = 5);
+    // The same, plus the gradient of class `cls`'s logit (-1: the top-1
+    // class) with respect to the attention (Encoder::attention_gradients).
+    Explained explain_class(const cv::Mat& rgb, int cls, int top_k = 5);
 
 private:
     ModelSpec spec_;

@@ -33,6 +33,11 @@ struct AttentionCapture {
     Tensor token_norms;  // (L, B, T): L2 norm of each token after each block
 };
 
+// What attention_gradients() hands back.
+struct AttentionGradients : AttentionCapture {  // attention (L, B, H, T, T), token_norms (L, B, T)
+    Tensor grad;  // (L, B, H, T, T): d logit[b, class_b] / d attention, the logit before softmax
+};
+
 // Per-stage wall time of the last profiled forward, in milliseconds.
 enum Stage { kPatchEmbed, kLayerNorm, kQKV, kScores, kSoftmax, kContext, kProjection, kMLP, kHead, kStageCount };
 const char* stage_name(int s);
@@ -59,6 +64,15 @@ public:
     // in between); without, no attention copies are made.
     void forward(const float* patches, int B, float* logits, AttentionCapture* capture = nullptr);
 
+    // The gradient of one class logit per image with respect to every
+    // layer's attention probabilities: a forward pass that keeps what the
+    // backward needs, then the backward pass on oneDNN primitives.
+    // patches: (B, N, C*P*P); classes: B class indices, -1 = that image's top-1
+    // (replaced by the index taken); logits: (B, K) as forward() writes them.
+    // A distilled model's logit is the mean of its two heads', as in forward().
+    // f32 encoders only (ModelError otherwise); a class out of range throws ArgumentError.
+    void attention_gradients(const float* patches, int B, int* classes, float* logits, AttentionGradients& out);
+
     const ModelSpec& spec() const { return spec_; }
     Precision precision() const { return precision_; }
 
@@ -67,8 +81,9 @@ public:
     const StageTimes& stage_times() const { return times_; }
     void reset_stage_times() { times_.fill(0.0); }
 
+    struct Impl;  // opaque: the oneDNN state, in core/src/encoder_parts.h
+
 private:
-    struct Impl;
     ModelSpec spec_;
     Precision precision_;
     StageTimes times_{};
