@@ -9,6 +9,7 @@
 #include "vitlens/errors.h"
 #include "vitlens/map_render.h"
 #include "vitlens/map_spec.h"
+#include "vitlens/model_info.h"
 
 namespace vitlens::app {
 
@@ -16,7 +17,7 @@ namespace {
 
 struct ExplainArgs {
     MapSpec spec;
-    std::string method = "rollout", fusion = "mean", query, colormap = "turbo", out, format = "text";
+    std::string method = "rollout", fusion = "mean", query, colormap = "turbo", out, format = "text", cls;
     float alpha = 0.5f, clip = 0.f;
     int top_k = 5, scale = 1;
     bool gallery = false, overwrite = false, norms = false, no_box = false;
@@ -34,7 +35,10 @@ void add_explain_options(po::options_description& d, ExplainArgs& a) {
         .choice("method", &a.method, "rollout", map_method_names(), "M",
                 "rollout: attention flow from the class token through all layers (Abnar & Zuidema 2020)\n"
                 "attention: the class token's attention in one layer (default: last layer, heads averaged)\n"
-                "query: where one patch (--query ROW,COL) looks")
+                "query: where one patch (--query ROW,COL) looks\n"
+                "attribution: why one class (--class, default the top-1): attention weighted by the gradient of\n"
+                "  that class's logit (Chefer, Gur & Wolf 2021); needs --precision f32")
+        .text("class", &a.cls, "K", "class for --method attribution: an index or a label (default: the top-1)")
         .choice("fusion", &a.fusion, "mean", {"mean", "max", "min"}, "F", "how heads are combined")
         .real("discard", &a.spec.discard, 0.f, 0.f, 1.f, true, "R",
               "rollout: zero the lowest R fraction of each layer's attention")
@@ -55,14 +59,18 @@ void add_explain_options(po::options_description& d, ExplainArgs& a) {
         .flag("norms", &a.norms, "print the per-layer token-norm report (outlier tokens)")
         .integer("top-k,k", &a.top_k, 5, 1, 100000, "K", "labels per image")
         .choice("format,f", &a.format, "text", {"text", "jsonl"}, "F",
-                "text (map drawn in characters) | jsonl: {\"image\", \"method\", \"grid\", \"map\", \"top\", \"overlay\"}")
+                "text (map drawn in characters) | jsonl: {\"image\", \"method\", \"grid\", \"map\", \"top\", \"overlay\"},\n"
+                "plus \"class\": {\"index\", \"label\"} for attribution")
         .integer("max-pixels", &a.max_pixels, 100'000'000, 1, 1'000'000'000'000, "N", "refuse larger images");
 }
 
 // Turns the parsed strings into the map spec and style; --query implies the
-// query map unless another method was asked for.
+// query map unless another method was asked for. --class is resolved once
+// the model is loaded (resolve_class).
 void finish_args(ExplainArgs& a, const po::variables_map& vm) {
     a.spec.method = parse_map_method(a.method);
+    if (!a.cls.empty() && a.spec.method != MapMethod::Attribution)
+        throw UsageError("--class goes with --method attribution, not " + a.method);
     a.spec.fusion = parse_fusion(a.fusion);
     a.spec.clip_percentile = a.clip;
     a.style.colormap = parse_colormap(a.colormap);
@@ -126,18 +134,25 @@ std::string write_overlays(const OutputDir& dir, const std::string& file, cv::Ma
 
 void print_result(const std::string& file, const Explained& e, const AttentionMap& m, const std::string& overlay,
                   const ExplainArgs& a, const ModelSpec& s) {
+    const bool has_class = e.explained_class >= 0;
+    const std::string label = has_class ? s.labels.at(size_t(e.explained_class)) : "";
     if (a.format == "jsonl") {
         std::string js = "{\"image\": \"" + json_escape(file) + "\", \"method\": \"" +
                          map_method_name(a.spec.method) + "\", \"grid\": [" + std::to_string(m.rows) + ", " +
                          std::to_string(m.cols) + "], \"map\": [";
         for (size_t i = 0; i < m.values.size(); ++i) js += (i ? ", " : "") + float_str(m.values[i]);
         js += "], \"top\": " + top_json(e.prediction) + ", \"overlay\": " +
-              (overlay.empty() ? std::string("null") : "\"" + json_escape(overlay) + "\"") + "}";
-        std::cout << js << "\n";
+              (overlay.empty() ? std::string("null") : "\"" + json_escape(overlay) + "\"");
+        if (has_class)
+            js += ", \"class\": {\"index\": " + std::to_string(e.explained_class) + ", \"label\": \"" +
+                  json_escape(label) + "\"}";
+        std::cout << js << "}\n";
     } else {
         const TopEntry& t = e.prediction.top.front();
-        std::printf("%s: %s (%.1f%%), %s map %dx%d%s%s\n", file.c_str(), t.label.c_str(), 100.0 * t.prob,
-                    map_method_name(a.spec.method), m.rows, m.cols, overlay.empty() ? "" : " -> ", overlay.c_str());
+        const std::string why = has_class ? " for class " + std::to_string(e.explained_class) + " (" + label + ")" : "";
+        std::printf("%s: %s (%.1f%%), %s map%s %dx%d%s%s\n", file.c_str(), t.label.c_str(), 100.0 * t.prob,
+                    map_method_name(a.spec.method), why.c_str(), m.rows, m.cols, overlay.empty() ? "" : " -> ",
+                    overlay.c_str());
         print_ascii(m);
         if (a.norms) print_norms(e, token_layout(s));
     }
@@ -163,6 +178,7 @@ int cmd_explain(int argc, char** argv) {
     for (const auto& e : errors) std::cerr << "vitlens: " << e << "\n";
     Classifier clf(mo.resolve(), mo.classifier_options());
     const ModelSpec& s = clf.spec();
+    if (!a.cls.empty()) a.spec.target_class = class_index(s, a.cls);
     validate(a.spec, s);
     std::unique_ptr<OutputDir> outdir;
     if (!a.out.empty()) outdir = std::make_unique<OutputDir>(a.out, a.overwrite);
@@ -175,13 +191,13 @@ int cmd_explain(int argc, char** argv) {
         cv::Mat rgb;
         try {
             rgb = decode_image(f, dopt);
-            e = clf.explain(rgb, a.top_k);
+            e = clf.explain_for(rgb, a.spec, a.top_k);
         } catch (const InputError& ex) {
             std::cerr << "vitlens: " << ex.what() << "\n";
             ++failed;
             continue;
         }
-        const AttentionMap m = compute_map(e.attention, token_layout(s), a.spec);
+        const AttentionMap m = compute_map(e.attention, &e.attention_grad, token_layout(s), a.spec);
         const std::string overlay = outdir ? write_overlays(*outdir, f, rgb, e, m, a, s) : "";
         print_result(f, e, m, overlay, a, s);
     }

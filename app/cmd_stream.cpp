@@ -42,7 +42,8 @@ void add_stream_options(po::options_description& d, StreamArgs& a) {
               "camera index (0), device (/dev/video2), video file, URL (rtsp://, http://), "
               "GStreamer pipeline ending in appsink, or a folder/glob of images")
         .flag("list-cameras", &a.list, "list the /dev/video* devices that open, and exit")
-        .choice("explain", &a.explain, "rollout", {"rollout", "attention", "none"}, "M", "heatmap on every frame")
+        .choice("explain", &a.explain, "rollout", {"rollout", "attention", "attribution", "none"}, "M",
+                "heatmap on every frame (attribution: of the top-1 class, f32 only)")
         .integer("top-k,k", &so.top_k, 3, 1, 100000, "K", "labels per frame")
         .integer("max-frames", &so.max_frames, 0, 0, int64_t(1) << 40, "N", "stop after N processed frames (0 = no limit)")
         .real("duration", &so.duration_s, 0, 0, 1e7, false, "SEC", "stop after SEC seconds (0 = no limit)")

@@ -159,10 +159,21 @@ void InferenceWorker::explainImage(const QImage& image, const QString& name) {
     explainRgb(to_mat(image), name);
 }
 
+// d logit / d attention of class `cls` (-1: the top-1) for the current
+// image, computed once per image and class.
+void InferenceWorker::ensureGradients(int cls) {
+    const int want = cls >= 0 ? cls : current_.prediction.top.front().index;
+    if (!current_.attention_grad.empty() && current_.explained_class == want) return;
+    Explained e = clf_->explain_class(current_rgb_, want, 1);
+    current_.attention_grad = std::move(e.attention_grad);
+    current_.explained_class = e.explained_class;
+}
+
 void InferenceWorker::computeMap(const MapParams& p) {
     if (!has_current_ || !clf_) return;
     try {
-        AttentionMap m = compute_map(current_.attention, token_layout(clf_->spec()), p.spec);
+        if (needs_gradients(p.spec)) ensureGradients(p.spec.target_class);
+        AttentionMap m = compute_map(current_.attention, &current_.attention_grad, token_layout(clf_->spec()), p.spec);
         // Small images (28x28) get a finer heat image so the view can show it smoothly.
         Geometry g = current_.geometry;
         const int k = std::max(1, 448 / std::max(1, std::max(g.orig_w, g.orig_h)));

@@ -104,6 +104,7 @@ private:
     bool cancelled(qint64 ticket);
     void forget(qint64 ticket);
     StreamSummary runLive(StreamEngine& engine, VideoRecorder* recorder);
+    void ensureGradients(int cls);
 
     std::unique_ptr<Classifier> clf_;
     cv::Mat current_rgb_;

@@ -115,14 +115,18 @@ Explained Classifier::explain(const cv::Mat& rgb, int top_k) {
     return e;
 }
 
+Prediction Classifier::attribute_patches(const float* patches, int& cls, int top_k, AttentionGradients& g) {
+    set_thread_count(threads_);
+    std::vector<float> logits(size_t(spec_.num_classes));
+    encoder_->attention_gradients(patches, 1, &cls, logits.data(), g);
+    return make_prediction(logits.data(), spec_.num_classes, spec_.labels, top_k);
+}
+
 Explained Classifier::explain_class(const cv::Mat& rgb, int cls, int top_k) {
     Explained e;
     Tensor patches = prepare_image(rgb, spec_, &e.geometry);
-    set_thread_count(threads_);
-    std::vector<float> logits(size_t(spec_.num_classes));
     AttentionGradients g;
-    encoder_->attention_gradients(patches.data(), 1, &cls, logits.data(), g);
-    e.prediction = make_prediction(logits.data(), spec_.num_classes, spec_.labels, top_k);
+    e.prediction = attribute_patches(patches.data(), cls, top_k, g);
     const int64_t L = spec_.layers, H = spec_.heads, T = spec_.tokens();
     g.attention.reshape({L, H, T, T});
     g.token_norms.reshape({L, T});
@@ -132,6 +136,10 @@ Explained Classifier::explain_class(const cv::Mat& rgb, int cls, int top_k) {
     e.attention_grad = std::move(g.grad);
     e.explained_class = cls;
     return e;
+}
+
+Explained Classifier::explain_for(const cv::Mat& rgb, const MapSpec& map, int top_k) {
+    return needs_gradients(map) ? explain_class(rgb, map.target_class, top_k) : explain(rgb, top_k);
 }
 
 }  // namespace vitlens

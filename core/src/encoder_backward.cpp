@@ -303,7 +303,7 @@ void attention_backward(Encoder::Impl& m, const Backward& bk, const ModelSpec& s
 void Encoder::attention_gradients(const float* patches, int B, int* classes, float* logits, AttentionGradients& out) {
     if (B <= 0) throw std::invalid_argument("Encoder::attention_gradients: batch size must be positive");
     if (precision_ != Precision::F32)
-        throw ModelError(std::string("attention gradients need the f32 encoder; this one is ") +
+        throw ModelError(std::string("attention gradients (the attribution map) need the model loaded in f32, not ") +
                          precision_name(precision_));
     Impl& m = *impl_;
     if (!m.backward) m.backward = make_backward(m, spec_);

@@ -5,7 +5,7 @@
 namespace vitlens {
 
 const std::vector<std::string>& map_method_names() {
-    static const std::vector<std::string> names = {"rollout", "attention", "query"};
+    static const std::vector<std::string> names = {"rollout", "attention", "query", "attribution"};
     return names;
 }
 
@@ -14,6 +14,7 @@ const char* map_method_name(MapMethod m) {
         case MapMethod::Rollout: return "rollout";
         case MapMethod::Attention: return "attention";
         case MapMethod::Query: return "query";
+        case MapMethod::Attribution: return "attribution";
     }
     return "?";
 }
@@ -22,7 +23,11 @@ MapMethod parse_map_method(const std::string& s) {
     if (s == "rollout") return MapMethod::Rollout;
     if (s == "attention") return MapMethod::Attention;
     if (s == "query") return MapMethod::Query;
-    throw ArgumentError("map method must be rollout, attention or query, got '" + s + "'");
+    if (s == "attribution") return MapMethod::Attribution;
+    throw ArgumentError("map method must be rollout, attention, query or attribution, got '" + s + "'");
+}
+
+bool needs_gradients(const MapSpec& s) { return s.method == MapMethod::Attribution;
 }
 
 TokenLayout token_layout(const ModelSpec& m) { return TokenLayout{m.n_prefix, m.grid_h(), m.grid_w()}; }
@@ -42,13 +47,21 @@ void validate(const MapSpec& s, const ModelSpec& m) {
                             " patch grid");
     if (!(s.discard >= 0.f && s.discard < 1.f))
         throw ArgumentError("discard ratio must be in [0, 1), got " + std::to_string(s.discard));
+    if (s.target_class < -1 || s.target_class >= m.num_classes)
+        throw ArgumentError("class " + std::to_string(s.target_class) + " is out of range: the model has " +
+                            std::to_string(m.num_classes) + " classes (0.." + std::to_string(m.num_classes - 1) + ")");
     if (!(s.clip_percentile >= 0.f && s.clip_percentile <= 100.f))
         throw ArgumentError("clip percentile must be in [0, 100], got " + std::to_string(s.clip_percentile));
 }
 
-AttentionMap compute_map(const Tensor& att, const TokenLayout& lay, const MapSpec& s) {
+AttentionMap compute_map(const Tensor& att, const Tensor* grad, const TokenLayout& lay, const MapSpec& s) {
     AttentionMap m;
     switch (s.method) {
+        case MapMethod::Attribution:
+            if (!grad || grad->empty())
+                throw ArgumentError("the attribution map needs d logit / d attention (Classifier::explain_class)");
+            m = attribution(att, *grad, lay);
+            break;
         case MapMethod::Rollout: m = rollout(att, lay, s.fusion, s.discard); break;
         case MapMethod::Attention: m = attention_map(att, lay, s.layer, s.head, s.fusion); break;
         case MapMethod::Query: m = query_map(att, lay, s.query_row, s.query_col, s.layer, s.head, s.fusion); break;

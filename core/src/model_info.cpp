@@ -1,8 +1,10 @@
 #include "vitlens/model_info.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 
-#include <algorithm>
+#include "vitlens/errors.h"
 
 namespace vitlens {
 
@@ -38,6 +40,23 @@ std::string label_list(const ModelSpec& s, int max) {
     for (int i = 0; i < n; ++i) out += (i ? ", " : "") + s.labels[i];
     if (n < s.num_classes) out += ", ... (" + std::to_string(s.num_classes - n) + " more)";
     return out;
+}
+
+int class_index(const ModelSpec& s, const std::string& text) {
+    const int K = s.num_classes;
+    const std::string range = "the model has " + std::to_string(K) + " classes (0.." + std::to_string(K - 1) + ")";
+    if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
+        if (text.size() > 9 || std::stoi(text) >= K) throw ArgumentError("class " + text + " is out of range: " + range);
+        return std::stoi(text);
+    }
+    auto lower = [](std::string v) {
+        for (char& c : v) c = char(std::tolower(static_cast<unsigned char>(c)));
+        return v;
+    };
+    for (int k = 0; k < K && k < int(s.labels.size()); ++k)
+        if (lower(s.labels[size_t(k)]) == lower(text)) return k;
+    throw ArgumentError("class '" + text + "' is neither an index nor a label: " + range + ", labelled " +
+                        label_list(s, 8));
 }
 
 }  // namespace vitlens

@@ -249,7 +249,12 @@ public:
 
         const bool want_map = o_.map && (processed % std::max(1, o_.every) == 0 || !have_map_);
         t0 = Clock::now();
-        r.prediction = clf_.classify_patches(patches.data(), 1, o_.top_k, want_map ? &cap_ : nullptr).front();
+        if (want_map && needs_gradients(*o_.map)) {  // the forward and the backward of the explained class
+            int cls = o_.map->target_class;
+            r.prediction = clf_.attribute_patches(patches.data(), cls, o_.top_k, cap_);
+        } else {
+            r.prediction = clf_.classify_patches(patches.data(), 1, o_.top_k, want_map ? &cap_ : nullptr).front();
+        }
         r.times.encoder = ms_since(t0);
 
         t0 = Clock::now();
@@ -269,7 +274,8 @@ private:
     void update_map() {
         const ModelSpec& s = clf_.spec();
         cap_.attention.reshape({s.layers, s.heads, s.tokens(), s.tokens()});
-        AttentionMap m = compute_map(cap_.attention, lay_, *o_.map);
+        if (!cap_.grad.empty()) cap_.grad.reshape({s.layers, s.heads, s.tokens(), s.tokens()});
+        AttentionMap m = compute_map(cap_.attention, &cap_.grad, lay_, *o_.map);
         if (have_map_ && o_.smooth > 0.f && map_.values.size() == m.values.size())
             for (size_t i = 0; i < m.values.size(); ++i)
                 m.values[i] = o_.smooth * map_.values[i] + (1.f - o_.smooth) * m.values[i];
@@ -280,7 +286,7 @@ private:
     Classifier& clf_;
     const StreamOptions& o_;
     TokenLayout lay_;
-    AttentionCapture cap_;  // reused frame to frame (ViT-B: 22 MB)
+    AttentionGradients cap_;  // reused frame to frame (ViT-B: 22 MB, twice that with gradients)
     AttentionMap map_;
     bool have_map_ = false;
     RateWindow rate_;

@@ -1,6 +1,8 @@
 // Runs the real vitlens binary.
 #include <gtest/gtest.h>
 
+#include <cctype>
+
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <chrono>
@@ -14,6 +16,12 @@ using namespace vitlens::test;
 using json = nlohmann::json;
 
 namespace {
+
+// The fixtures' labels (models/make_fixtures.py).
+std::string expected_label(int k) {
+    static const char* labels[] = {"apple", "bicycle", "cat", "dog", "elephant", "fish", "guitar"};
+    return labels[k];
+}
 
 std::vector<json> lines(const std::string& out) {
     std::vector<json> v;
@@ -214,6 +222,43 @@ TEST(Cli, ExplainRolloutJsonlMatchesReference) {
             for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-4) << m << " " << base << " " << i;
         }
     }
+}
+
+// explain --method attribution: the reference map of the top-1 class by
+// default and of the class --class names (index or label), with "class" in
+// each JSON line; --class changes the map.
+TEST(Cli, ExplainAttributionFollowsTheClass) {
+    for (const std::string m : {"hf_vit_f32", "hf_deit_f32", "timm_bf16"}) {
+        for (const std::string which : {"top", "other"}) {
+            const auto& ref = expected()["models"][m]["images"]["img1.png"]["attribution"];
+            const int cls = ref[which + "_class"].get<int>();
+            std::vector<std::string> args = {"explain", "--model", fixture(m), "--method", "attribution", "--format",
+                                             "jsonl", fixture("images/img1.png")};
+            if (which == "other") {  // by label, in another case, for one model; by index for the others
+                std::string label = expected_label(cls);
+                for (char& c : label) c = char(std::toupper(static_cast<unsigned char>(c)));
+                args.insert(args.begin() + 5, {"--class", m == "hf_vit_f32" ? label : std::to_string(cls)});
+            }
+            auto r = run_cli(args);
+            ASSERT_EQ(r.code, 0) << m << ": " << r.err;
+            auto v = lines(r.out);
+            ASSERT_EQ(v.size(), 1u);
+            EXPECT_EQ(v[0]["method"], "attribution");
+            EXPECT_EQ(v[0]["class"]["index"], cls) << m << " " << which;
+            EXPECT_EQ(v[0]["class"]["label"], expected_label(cls)) << m;
+            auto want = ref["map_" + which].get<std::vector<float>>();
+            auto got = v[0]["map"].get<std::vector<float>>();
+            ASSERT_EQ(got.size(), want.size());
+            for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-4) << m << " " << which << " " << i;
+        }
+    }
+    auto bad = run_cli({"explain", "--model", fixture("hf_vit_f32"), "--method", "attribution", "--class", "9",
+                        fixture("images/img1.png")});
+    EXPECT_EQ(bad.code, 1);
+    EXPECT_NE(bad.err.find("class 9 is out of range: the model has 7 classes (0..6)"), std::string::npos) << bad.err;
+    auto lone = run_cli({"explain", "--model", fixture("hf_vit_f32"), "--class", "2", fixture("images/img1.png")});
+    EXPECT_EQ(lone.code, 1);
+    EXPECT_NE(lone.err.find("--class goes with --method attribution"), std::string::npos) << lone.err;
 }
 
 TEST(Cli, ExplainWritesOverlaysAndGallery) {

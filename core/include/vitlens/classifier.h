@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "vitlens/encoder.h"
+#include "vitlens/map_spec.h"
 #include "vitlens/model_config.h"
 #include "vitlens/preprocess.h"
 
@@ -60,11 +61,17 @@ public:
     // Patches already prepared: (B, N, C*P*P).
     std::vector<Prediction> classify_patches(const float* patches, int B, int top_k = 5,
                                              AttentionCapture* capture = nullptr);
+    // Patches of one image, (1, N, C*P*P): the prediction, and in `g` the
+    // attention, token norms and d logit[cls] / d attention (batch 1).
+    // cls -1 means the top-1 class and is replaced by it.
+    Prediction attribute_patches(const float* patches, int& cls, int top_k, AttentionGradients& g);
     // One image with attention and token norms.
     Explained explain(const cv::Mat& rgb, int top_k = 5);
     // The same, plus the gradient of class `cls`'s logit (-1: the top-1
     // class) with respect to the attention (Encoder::attention_gradients).
     Explained explain_class(const cv::Mat& rgb, int cls, int top_k = 5);
+    // explain() or explain_class(), whichever `map` needs.
+    Explained explain_for(const cv::Mat& rgb, const MapSpec& map, int top_k = 5);
 
 private:
     ModelSpec spec_;

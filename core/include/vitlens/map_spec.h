@@ -16,9 +16,10 @@ enum class MapMethod {
     Rollout,    // attention flow from the class token through all layers
     Attention,  // the class token's row of one layer (heads fused or one head)
     Query,      // where one patch looks, in one layer
+    Attribution,  // why one class: gradient-weighted attention (Chefer et al. 2021)
 };
 const char* map_method_name(MapMethod m);
-// "rollout" | "attention" | "query"; throws ArgumentError naming the choices.
+// "rollout" | "attention" | "query" | "attribution"; throws ArgumentError naming the choices.
 MapMethod parse_map_method(const std::string& s);
 const std::vector<std::string>& map_method_names();
 
@@ -30,7 +31,11 @@ struct MapSpec {
     int head = -1;                 // attention/query: one head, -1 fuses them
     int query_row = 0, query_col = 0;  // query: the patch, 0-based, rows from the top
     float clip_percentile = 0.f;   // > 0: cap the map at this percentile (outlier tokens)
+    int target_class = -1;         // attribution: the class explained, -1 = the top-1
 };
+
+// True when the map needs d logit / d attention (Classifier::explain_class).
+bool needs_gradients(const MapSpec& spec);
 
 // Throws ArgumentError when `spec` asks for what the model does not have
 // (layer, head, query patch) or a parameter out of range, with the numbers.
@@ -39,8 +44,13 @@ void validate(const MapSpec& spec, const ModelSpec& model);
 // The layout of the model's tokens (prefix tokens, then the patch grid).
 TokenLayout token_layout(const ModelSpec& model);
 
-// att: one image's attention, (L, H, T, T). Returns a (grid_h, grid_w) map, max 1.
-AttentionMap compute_map(const Tensor& att, const TokenLayout& lay, const MapSpec& spec);
+// att: one image's attention, (L, H, T, T); grad: d logit / d att, the same
+// shape, required by needs_gradients() methods (else may be null).
+// Returns a (grid_h, grid_w) map, max 1.
+AttentionMap compute_map(const Tensor& att, const Tensor* grad, const TokenLayout& lay, const MapSpec& spec);
+inline AttentionMap compute_map(const Tensor& att, const TokenLayout& lay, const MapSpec& spec) {
+    return compute_map(att, nullptr, lay, spec);
+}
 
 // A token's name for reports: "prefix0", "prefix1" or "(row,col)" in the grid.
 std::string token_label(int token, const TokenLayout& lay);
