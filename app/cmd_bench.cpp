@@ -39,7 +39,7 @@ double quantile(std::vector<double> v, double q) {
 struct BenchArgs {
     std::string arch, format = "text";
     int batch = 1, iters = 20, warmup = 3;
-    bool capture = false;
+    bool capture = false, attribution = false;
 };
 
 const char* kBenchUsage =
@@ -55,6 +55,9 @@ void add_bench_options(po::options_description& d, BenchArgs& a) {
         .integer("iters", &a.iters, 20, 1, 1'000'000, "N", "timed forwards")
         .integer("warmup", &a.warmup, 3, 0, 1'000'000, "N", "untimed forwards first")
         .flag("attention", &a.capture, "capture attention as heatmaps do")
+        .flag("attribution", &a.attribution,
+              "also time the attribution pass (forward + backward to every layer's attention, top-1 class)\n"
+              "and print its ratio to the forward; f32 only")
         .choice("format,f", &a.format, "text", {"text", "json"}, "F", "text | json");
 }
 
@@ -89,11 +92,26 @@ BenchModel load_bench_model(const BenchArgs& a, const ModelOptions& mo, const Cl
 
 struct BenchResult {
     double median_ms = 0, p90_ms = 0, run_peak_mib = 0;
+    double attribution_ms = 0;  // median of attention_gradients(), when asked for
     StageTimes stages{};
     double stage_total = 0;
 };
 
-// Timed forwards, then a few profiled ones for the time per stage (they wait after each stage).
+// Milliseconds of `iters` calls of fn after `warmup` untimed ones.
+template <class F>
+std::vector<double> time_calls(int warmup, int iters, F fn) {
+    for (int i = 0; i < warmup; ++i) fn();
+    std::vector<double> ms;
+    for (int i = 0; i < iters; ++i) {
+        auto t = std::chrono::steady_clock::now();
+        fn();
+        ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count());
+    }
+    return ms;
+}
+
+// Timed forwards, then a few profiled ones for the time per stage (they wait
+// after each stage), then the attribution pass when asked for.
 BenchResult time_forwards(Encoder& e, const ModelSpec& spec, const BenchArgs& a) {
     reset_peak_rss();
     std::mt19937 rng(1);
@@ -103,13 +121,8 @@ BenchResult time_forwards(Encoder& e, const ModelSpec& spec, const BenchArgs& a)
     std::vector<float> logits(size_t(a.batch) * spec.num_classes);
     AttentionCapture cap;
     AttentionCapture* capture = a.capture ? &cap : nullptr;
-    for (int i = 0; i < a.warmup; ++i) e.forward(x.data(), a.batch, logits.data(), capture);
-    std::vector<double> ms;
-    for (int i = 0; i < a.iters; ++i) {
-        auto t = std::chrono::steady_clock::now();
-        e.forward(x.data(), a.batch, logits.data(), capture);
-        ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count());
-    }
+    std::vector<double> ms =
+        time_calls(a.warmup, a.iters, [&] { e.forward(x.data(), a.batch, logits.data(), capture); });
     BenchResult r;
     r.median_ms = quantile(ms, 0.5);
     r.p90_ms = quantile(ms, 0.9);
@@ -119,6 +132,15 @@ BenchResult time_forwards(Encoder& e, const ModelSpec& spec, const BenchArgs& a)
     e.set_profiling(false);
     r.stages = e.stage_times();
     for (double v : r.stages) r.stage_total += v;
+    if (a.attribution) {
+        AttentionGradients g;
+        std::vector<int> classes(size_t(a.batch));
+        r.attribution_ms = quantile(time_calls(a.warmup, a.iters, [&] {
+                                        std::fill(classes.begin(), classes.end(), -1);
+                                        e.attention_gradients(x.data(), a.batch, classes.data(), logits.data(), g);
+                                    }),
+                                    0.5);
+    }
     r.run_peak_mib = status_mib("VmHWM:");
     return r;
 }
@@ -148,13 +170,20 @@ void print_bench(BenchModel& m, const BenchResult& r, const BenchArgs& a, int th
                     r.p90_ms, ips, gflops, spec.gflops(), m.load_s, weights_mib, act_mib, m.load_peak_mib,
                     r.run_peak_mib);
         for (int s = 0; s < kStageCount; ++s) std::printf("%s\"%s\": %.4f", s ? ", " : "", stage_name(s), share(s));
-        std::printf("}}\n");
+        std::printf("}");
+        if (a.attribution)
+            std::printf(", \"attribution_median_ms\": %.4f, \"attribution_ratio\": %.3f", r.attribution_ms,
+                        r.attribution_ms / r.median_ms);
+        std::printf("}\n");
         return;
     }
     std::printf("model:       %s\n", m.what.c_str());
     std::printf("setup:       batch %d, %d threads, %s%s, %d iterations after %d warm-up\n", a.batch, threads, prec,
                 a.capture ? ", attention captured" : "", a.iters, a.warmup);
     std::printf("latency:     median %.2f ms, p90 %.2f ms per batch\n", r.median_ms, r.p90_ms);
+    if (a.attribution)
+        std::printf("attribution: median %.2f ms per batch, %.2fx the forward (forward + backward, top-1 class)\n",
+                    r.attribution_ms, r.attribution_ms / r.median_ms);
     std::printf("throughput:  %.1f images/s, %.1f GFLOP/s (%.3f GFLOP per image)\n", ips, gflops, spec.gflops());
     std::printf("load:        %.3f s\n", m.load_s);
     std::printf("memory:      weights %.1f MiB as f32, activations %.1f MiB\n", weights_mib, act_mib);
@@ -177,6 +206,8 @@ int cmd_bench(int argc, char** argv) {
     if (!parse_args(argc, argv, kBenchUsage, d, nullptr, vm)) return kOk;
     if (!a.arch.empty() && !mo.model.empty()) throw UsageError("give --model or --arch, not both");
     const ClassifierOptions copt = mo.classifier_options();
+    if (a.attribution && copt.precision != Precision::F32)
+        throw UsageError("--attribution times the f32 encoder; drop --precision bf16");
     const int threads = copt.threads > 0 ? copt.threads : default_thread_count();
     set_thread_count(threads);
     BenchModel m = load_bench_model(a, mo, copt);

@@ -176,7 +176,10 @@ int cmd_explain(int argc, char** argv) {
     std::vector<std::string> errors;
     const std::vector<std::string> files = collect_images(inputs, errors);
     for (const auto& e : errors) std::cerr << "vitlens: " << e << "\n";
-    Classifier clf(mo.resolve(), mo.classifier_options());
+    const ClassifierOptions copt = mo.classifier_options();
+    if (needs_gradients(a.spec) && copt.precision != Precision::F32)
+        throw UsageError("--method attribution runs the model in f32; drop --precision bf16");
+    Classifier clf(mo.resolve(), copt);
     const ModelSpec& s = clf.spec();
     if (!a.cls.empty()) a.spec.target_class = class_index(s, a.cls);
     validate(a.spec, s);

@@ -7,7 +7,9 @@
 //
 // Shapes as in encoder.h: M = B*T rows of width D; the MLP is `mlp` wide.
 #include <cstring>
+#include <initializer_list>
 #include <string>
+#include <unordered_map>
 
 #include "encoder_parts.h"
 #include "vitlens/errors.h"
@@ -30,6 +32,8 @@ struct Backward {
     // The forward's activations, per layer: block input, QKV, block middle.
     Tensor x_in, qkv, x_mid;  // (L, M, D), (L, M, 3D), (L, M, D)
     Tensor x_last;            // (M, D): after the last block
+    // Primitives by shape, made on first use (making one JIT-compiles a kernel).
+    std::unordered_map<std::string, dnnl::primitive> prims;
 };
 
 }  // namespace detail
@@ -41,10 +45,27 @@ memory mem(const memory::desc& md, const dnnl::engine& e, const void* p) {
 }
 memory::desc rows(int64_t m, int64_t n) { return memory::desc({m, n}, dt::f32, tag::ab); }
 
+template <class Make>
+dnnl::primitive& cached(Encoder::Impl& m, const std::string& key, Make make) {
+    auto& prims = m.backward->prims;
+    auto it = prims.find(key);
+    if (it == prims.end()) it = prims.emplace(key, make()).first;
+    return it->second;
+}
+
+std::string key_of(const char* what, std::initializer_list<int64_t> dims) {
+    std::string k = what;
+    for (int64_t d : dims) k += " " + std::to_string(d);
+    return k;
+}
+
 // y (M, in) = dy (M, out) W (out, in).
 void matmul_dx(Encoder::Impl& m, const float* dy, const Tensor& W, float* y, int64_t M) {
     const int64_t out = W.dim(0), in = W.dim(1);
-    dnnl::matmul mm(dnnl::matmul::primitive_desc(dnnl::matmul::desc(rows(M, out), rows(out, in), rows(M, in)), m.eng));
+    auto& mm = cached(m, key_of("dx", {M, out, in}), [&] {
+        return dnnl::matmul(
+            dnnl::matmul::primitive_desc(dnnl::matmul::desc(rows(M, out), rows(out, in), rows(M, in)), m.eng));
+    });
     mm.execute(m.strm, {{DNNL_ARG_SRC, mem(rows(M, out), m.eng, dy)},
                         {DNNL_ARG_WEIGHTS, mem(rows(out, in), m.eng, W.data())},
                         {DNNL_ARG_DST, mem(rows(M, in), m.eng, y)}});
@@ -54,7 +75,9 @@ void matmul_dx(Encoder::Impl& m, const float* dy, const Tensor& W, float* y, int
 void matmul_xwt(Encoder::Impl& m, const float* x, const Tensor& W, const float* b, float* u, int64_t M) {
     const int64_t out = W.dim(0), in = W.dim(1);
     memory::desc wt({in, out}, dt::f32, tag::ba), bias({1, out}, dt::f32, tag::ab);
-    dnnl::matmul mm(dnnl::matmul::primitive_desc(dnnl::matmul::desc(rows(M, in), wt, bias, rows(M, out)), m.eng));
+    auto& mm = cached(m, key_of("xwt", {M, out, in}), [&] {
+        return dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(rows(M, in), wt, bias, rows(M, out)), m.eng));
+    });
     mm.execute(m.strm, {{DNNL_ARG_SRC, mem(rows(M, in), m.eng, x)}, {DNNL_ARG_WEIGHTS, mem(wt, m.eng, W.data())},
                         {DNNL_ARG_BIAS, mem(bias, m.eng, b)}, {DNNL_ARG_DST, mem(rows(M, out), m.eng, u)}});
 }
@@ -67,14 +90,17 @@ void layer_norm_backward(Encoder::Impl& m, const ModelSpec& s, const float* x, c
     memory::desc md = rows(R, D), stat({R}, dt::f32, tag::a);
     dnnl::layer_normalization_forward::primitive_desc fwd(
         dnnl::layer_normalization_forward::desc(dnnl::prop_kind::forward_training, md, s.eps, flags), m.eng);
-    dnnl::layer_normalization_backward::primitive_desc bwd(
-        dnnl::layer_normalization_backward::desc(dnnl::prop_kind::backward, md, md, s.eps, flags), m.eng, fwd);
+    auto& f = cached(m, key_of("ln_f", {R}), [&] { return dnnl::layer_normalization_forward(fwd); });
+    auto& b = cached(m, key_of("ln_b", {R}), [&] {
+        return dnnl::layer_normalization_backward(dnnl::layer_normalization_backward::primitive_desc(
+            dnnl::layer_normalization_backward::desc(dnnl::prop_kind::backward, md, md, s.eps, flags), m.eng, fwd));
+    });
     memory src = mem(md, m.eng, x), mean(stat, m.eng), var(stat, m.eng), y(md, m.eng);
     memory dscale({{D}, dt::f32, tag::a}, m.eng), dshift({{D}, dt::f32, tag::a}, m.eng);
-    dnnl::layer_normalization_forward(fwd).execute(
+    f.execute(
         m.strm, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DST, y}, {DNNL_ARG_MEAN, mean}, {DNNL_ARG_VARIANCE, var},
                  {DNNL_ARG_SCALE, p.first}, {DNNL_ARG_SHIFT, p.second}});
-    dnnl::layer_normalization_backward(bwd).execute(
+    b.execute(
         m.strm, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, mem(md, m.eng, dy)}, {DNNL_ARG_MEAN, mean},
                  {DNNL_ARG_VARIANCE, var}, {DNNL_ARG_SCALE, p.first}, {DNNL_ARG_SHIFT, p.second},
                  {DNNL_ARG_DIFF_SRC, mem(md, m.eng, dx)}, {DNNL_ARG_DIFF_SCALE, dscale}, {DNNL_ARG_DIFF_SHIFT, dshift}});
@@ -85,10 +111,13 @@ void gelu_backward(Encoder::Impl& m, const ModelSpec& s, const float* u, const f
                    int64_t F) {
     const auto alg = s.hidden_act == "gelu" ? dnnl::algorithm::eltwise_gelu_erf : dnnl::algorithm::eltwise_gelu_tanh;
     memory::desc md = rows(M, F);
-    dnnl::eltwise_forward::primitive_desc fwd(
-        dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_training, alg, md, 0.f, 0.f), m.eng);
-    dnnl::eltwise_backward::primitive_desc bwd(dnnl::eltwise_backward::desc(alg, md, md, 0.f, 0.f), m.eng, fwd);
-    dnnl::eltwise_backward(bwd).execute(m.strm, {{DNNL_ARG_SRC, mem(md, m.eng, u)},
+    auto& bwd = cached(m, key_of("gelu", {M, F}), [&] {
+        dnnl::eltwise_forward::primitive_desc fwd(
+            dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_training, alg, md, 0.f, 0.f), m.eng);
+        return dnnl::eltwise_backward(
+            dnnl::eltwise_backward::primitive_desc(dnnl::eltwise_backward::desc(alg, md, md, 0.f, 0.f), m.eng, fwd));
+    });
+    bwd.execute(m.strm, {{DNNL_ARG_SRC, mem(md, m.eng, u)},
                                                  {DNNL_ARG_DIFF_DST, mem(md, m.eng, g)},
                                                  {DNNL_ARG_DIFF_SRC, mem(md, m.eng, gu)}});
 }
@@ -111,25 +140,37 @@ AttnViews attn_views(const ModelSpec& s, int B) {
             memory::desc({B, H, T, T}, dt::f32, memory::dims{H * T * T, T * T, 1, T})};
 }
 
-// dst = scale * a b, each operand a (B, H, ., .) view.
-void batched_matmul(Encoder::Impl& m, const memory::desc& a, const void* pa, const memory::desc& b, const void* pb,
-                    const memory::desc& c, void* pc, float scale = 1.f) {
-    dnnl::primitive_attr attr;
-    if (scale != 1.f) attr.set_output_scales(0, {scale});
-    dnnl::matmul mm(dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, c), attr, m.eng));
+// dst = scale * a b, each operand a (B, H, ., .) view; `name` tells the
+// product apart from the others of the same batch.
+void batched_matmul(Encoder::Impl& m, const char* name, const memory::desc& a, const void* pa, const memory::desc& b,
+                    const void* pb, const memory::desc& c, void* pc, float scale = 1.f) {
+    auto& mm = cached(m, key_of(name, {a.dims()[0]}), [&] {
+        dnnl::primitive_attr attr;
+        if (scale != 1.f) attr.set_output_scales(0, {scale});
+        return dnnl::matmul(dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, c), attr, m.eng));
+    });
     mm.execute(m.strm, {{DNNL_ARG_SRC, mem(a, m.eng, pa)}, {DNNL_ARG_WEIGHTS, mem(b, m.eng, pb)},
                         {DNNL_ARG_DST, mem(c, m.eng, pc)}});
 }
 
-// dS (B*H*T, T) = softmax backward of dA given the probabilities A.
-void softmax_backward(Encoder::Impl& m, const float* A, const float* dA, float* dS, int64_t R, int64_t T) {
-    memory::desc md = rows(R, T);
-    dnnl::softmax_forward::primitive_desc fwd(
-        dnnl::softmax_forward::desc(dnnl::prop_kind::forward_training, md, 1), m.eng);
-    dnnl::softmax_backward::primitive_desc bwd(dnnl::softmax_backward::desc(md, md, 1), m.eng, fwd);
-    dnnl::softmax_backward(bwd).execute(m.strm, {{DNNL_ARG_DST, mem(md, m.eng, A)},
-                                                 {DNNL_ARG_DIFF_DST, mem(md, m.eng, dA)},
-                                                 {DNNL_ARG_DIFF_SRC, mem(md, m.eng, dS)}});
+// dS (R, T) = A * (dA - rowsum(A * dA)): the softmax backward given the
+// probabilities A, row by row. A loop, not oneDNN's softmax backward: on
+// AVX2 oneDNN 2.6 has only its reference kernel for it, 11.6 ms of a 138 ms
+// ViT-Ti attribution pass (ONEDNN_VERBOSE), against about 1 ms here.
+void softmax_backward(const float* A, const float* dA, float* dS, int64_t R, int64_t T) {
+    for (int64_t r = 0; r < R; ++r) {
+        const float* a = A + r * T;
+        const float* g = dA + r * T;
+        float lane[8] = {};
+        int64_t k = 0;
+        for (; k + 8 <= T; k += 8)
+            for (int j = 0; j < 8; ++j) lane[j] += a[k + j] * g[k + j];
+        float dot = 0;
+        for (; k < T; ++k) dot += a[k] * g[k];
+        for (float v : lane) dot += v;
+        float* o = dS + r * T;
+        for (int64_t j = 0; j < T; ++j) o[j] = a[j] * (g[j] - dot);
+    }
 }
 
 void add_into(float* dst, const float* src, int64_t n) {
@@ -280,17 +321,18 @@ void attention_backward(Encoder::Impl& m, const Backward& bk, const ModelSpec& s
     const float* qkv = bk.qkv.data() + l * M * 3 * D;
     const AttnViews v = attn_views(s, B);
     matmul_dx(m, dX, w.proj, g.dctx.data(), M);
-    batched_matmul(m, v.heads, g.dctx.data(), v.qkv_t, qkv + 2 * D, v.probs, dA);  // dA = dctx V^T
+    batched_matmul(m, "dA", v.heads, g.dctx.data(), v.qkv_t, qkv + 2 * D, v.probs, dA);  // dA = dctx V^T
     if (l == 0) {
         m.strm.wait();
         return;
     }
     float* dq = g.dqkv.data();
-    batched_matmul(m, v.probs_t, A, v.heads, g.dctx.data(), v.qkv_part, dq + 2 * D);  // dV = A^T dctx
-    softmax_backward(m, A, dA, g.dS.data(), int64_t(B) * H * T, T);
+    batched_matmul(m, "dV", v.probs_t, A, v.heads, g.dctx.data(), v.qkv_part, dq + 2 * D);  // dV = A^T dctx
+    m.strm.wait();  // dA is read next, outside oneDNN
+    softmax_backward(A, dA, g.dS.data(), int64_t(B) * H * T, T);
     const float scale = 1.f / std::sqrt(float(s.head_dim()));
-    batched_matmul(m, v.probs, g.dS.data(), v.qkv_part, qkv + D, v.qkv_part, dq, scale);     // dQ = dS K
-    batched_matmul(m, v.probs_t, g.dS.data(), v.qkv_part, qkv, v.qkv_part, dq + D, scale);   // dK = dS^T Q
+    batched_matmul(m, "dQ", v.probs, g.dS.data(), v.qkv_part, qkv + D, v.qkv_part, dq, scale);    // dQ = dS K
+    batched_matmul(m, "dK", v.probs_t, g.dS.data(), v.qkv_part, qkv, v.qkv_part, dq + D, scale);  // dK = dS^T Q
     matmul_dx(m, dq, w.qkv, g.dh.data(), M);
     const float* x_in = bk.x_in.data() + l * M * D;
     layer_norm_backward(m, s, x_in, g.dh.data(), g.h.data(), M, m.blocks[size_t(l)].ln1);
