@@ -5,6 +5,8 @@
 #include <opencv2/imgproc.hpp>
 
 #include "common.h"
+#include "eval_faithfulness.h"
+#include "eval_set.h"
 #include "vitlens/datasets.h"
 #include "vitlens/errors.h"
 
@@ -43,14 +45,18 @@ cv::Mat render_confusion(const std::vector<std::vector<int>>& cm, const std::vec
 
 struct EvalArgs {
     std::vector<std::string> idx;
-    std::string folder, format = "text", confusion, predictions;
-    int limit = 0, batch = 64;
+    std::string folder, format = "text", confusion, predictions, faithfulness;
+    int limit = 0, batch = 64, faith_steps = 0;
     bool overwrite = false;
 };
 
 const char* kEvalUsage =
     "Usage: vitlens eval [--model DIR] (--idx IMAGES LABELS | --folder ROOT) [options]\n\n"
     "Accuracy through the full C++ pipeline: top-1, top-5, per-class accuracy, confusion matrix, images/s.\n"
+    "With --faithfulness, how faithful each map method is instead: deletion and insertion AUCs\n"
+    "(Petsiuk et al. 2018) of the clean top-1 class's probability as patches ranked by the map are\n"
+    "replaced by the mean colour (deletion; lower is better) or restored to an all-mean image\n"
+    "(insertion; higher is better); 'random' ranks patches at random, as a baseline.\n"
     "Progress goes to stderr (a bar on a terminal, a line every 5 s otherwise).";
 
 void add_eval_options(po::options_description& d, EvalArgs& a) {
@@ -68,39 +74,14 @@ void add_eval_options(po::options_description& d, EvalArgs& a) {
               "also write one row per image: index,image,label,predicted,probability (compare runs, e.g. f32 vs bf16)")
         .flag("overwrite", &a.overwrite, "replace an existing --confusion or --predictions file")
         .integer("limit", &a.limit, 0, 0, 1'000'000'000, "N", "evaluate only the first N images (0 = all)")
-        .integer("batch,b", &a.batch, 64, 1, 4096, "N", "images per encoder call");
+        .integer("batch,b", &a.batch, 64, 1, 4096, "N", "images per encoder call")
+        .text("faithfulness", &a.faithfulness, "M,M,...",
+              "measure map faithfulness for these methods (rollout, attention, attribution, random);\n"
+              "--predictions then writes index,image,label,predicted,probability,method,deletion_auc,\n"
+              "insertion_auc per image and method; seconds per method include each image's clean pass")
+        .integer("faith-steps", &a.faith_steps, 0, 0, 100000, "S",
+                 "points per curve after the first: S evenly spaced patch counts (0 = every patch, at most 50)");
 }
-
-// The labelled images: an IDX pair or an ImageFolder tree, cut to --limit.
-class EvalSet {
-public:
-    EvalSet(const EvalArgs& a, const ModelSpec& s) : from_idx_(!a.idx.empty()) {
-        if (from_idx_) {
-            set_ = read_idx(a.idx[0], a.idx[1]);
-            n_ = set_.count;
-            for (int i = 0; i < set_.count; ++i)
-                if (set_.labels[i] >= s.num_classes)
-                    throw InputError(a.idx[1] + ": label " + std::to_string(set_.labels[i]) + " at index " +
-                                     std::to_string(i) + " is outside the model's " + std::to_string(s.num_classes) +
-                                     " classes");
-        } else {
-            items_ = scan_image_folder(a.folder, s.labels);
-            n_ = items_.size();
-        }
-        if (a.limit > 0) n_ = std::min(n_, size_t(a.limit));
-        if (n_ == 0) throw InputError("no images to evaluate");
-    }
-    size_t size() const { return n_; }
-    cv::Mat image(size_t i) const { return from_idx_ ? set_.rgb(static_cast<int>(i)) : decode_image(items_[i].path); }
-    int label(size_t i) const { return from_idx_ ? set_.labels[i] : items_[i].label; }
-    std::string name(size_t i) const { return from_idx_ ? "idx:" + std::to_string(i) : items_[i].path; }
-
-private:
-    bool from_idx_;
-    IdxSet set_;
-    std::vector<FolderItem> items_;
-    size_t n_ = 0;
-};
 
 // Counts per class, the confusion matrix and the --predictions rows.
 struct Tally {
@@ -234,9 +215,24 @@ int cmd_eval(int argc, char** argv) {
     if (!a.confusion.empty()) check_can_write(a.confusion, a.overwrite);
     if (!a.predictions.empty()) check_can_write(a.predictions, a.overwrite);
 
-    Classifier clf(mo.resolve(), mo.classifier_options());
+    FaithfulnessOptions fo;
+    if (!a.faithfulness.empty()) {
+        if (!a.confusion.empty()) throw UsageError("--confusion goes with accuracy, not --faithfulness");
+        fo.methods = parse_faithfulness_methods(a.faithfulness);
+        fo.steps = a.faith_steps;
+        fo.batch = a.batch;
+        fo.format = a.format;
+        fo.predictions = a.predictions;
+    } else if (a.faith_steps != 0) {
+        throw UsageError("--faith-steps goes with --faithfulness");
+    }
+    const ClassifierOptions copt = mo.classifier_options();
+    if (std::count(fo.methods.begin(), fo.methods.end(), "attribution") && copt.precision != Precision::F32)
+        throw UsageError("--faithfulness attribution runs the model in f32; drop --precision bf16");
+    Classifier clf(mo.resolve(), copt);
     const ModelSpec& s = clf.spec();
-    const EvalSet set(a, s);
+    const EvalSet set(a.idx, a.folder, a.limit, s);
+    if (!fo.methods.empty()) return run_faithfulness(clf, set, fo) ? kInputError : kOk;
     Tally tally(s.num_classes);
     const double t0 = now_seconds();
     evaluate(clf, set, a, tally);

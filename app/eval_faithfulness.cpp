@@ -1,0 +1,141 @@
+#include "eval_faithfulness.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+#include "common.h"
+#include "vitlens/faithfulness.h"
+#include "vitlens/map_spec.h"
+
+namespace vitlens::app {
+
+std::vector<std::string> parse_faithfulness_methods(const std::string& list) {
+    static const std::vector<std::string> choices = {"rollout", "attention", "attribution", "random"};
+    std::vector<std::string> out;
+    std::stringstream ss(list);
+    std::string m;
+    while (std::getline(ss, m, ',')) {
+        if (std::find(choices.begin(), choices.end(), m) == choices.end())
+            throw ArgumentError("--faithfulness: '" + m + "' is not a method (rollout, attention, attribution, random)");
+        if (std::find(out.begin(), out.end(), m) != out.end())
+            throw ArgumentError("--faithfulness: '" + m + "' is listed twice");
+        out.push_back(m);
+    }
+    if (out.empty()) throw ArgumentError("--faithfulness needs at least one method, got '" + list + "'");
+    return out;
+}
+
+namespace {
+
+struct MethodTotals {
+    double deletion = 0, insertion = 0, seconds = 0;
+    int images = 0;
+};
+
+// One image's clean pass: its class, attention and, when a method needs it,
+// d logit / d attention of that class.
+struct CleanPass {
+    int cls = -1;
+    Prediction prediction;
+    AttentionGradients att;
+};
+
+CleanPass clean_pass(Classifier& clf, const Tensor& patches, bool gradients) {
+    CleanPass c;
+    if (gradients) {
+        c.prediction = clf.attribute_patches(patches.data(), c.cls, 1, c.att);
+    } else {
+        c.prediction = clf.classify_patches(patches.data(), 1, 1, &c.att).front();
+        c.cls = c.prediction.top[0].index;
+    }
+    const ModelSpec& s = clf.spec();
+    c.att.attention.reshape({s.layers, s.heads, s.tokens(), s.tokens()});
+    if (gradients) c.att.grad.reshape({s.layers, s.heads, s.tokens(), s.tokens()});
+    return c;
+}
+
+std::vector<int> ranking_for(const std::string& method, const CleanPass& c, const ModelSpec& s, size_t image) {
+    if (method == "random") return random_ranking(s.patches(), image);
+    MapSpec spec;
+    spec.method = parse_map_method(method);
+    return rank_patches(compute_map(c.att.attention, &c.att.grad, token_layout(s), spec));
+}
+
+void print_table(const std::vector<std::string>& methods, const std::vector<MethodTotals>& t, int steps,
+                 const std::string& format) {
+    if (format == "json") {
+        std::string js = "{\"steps\": " + std::to_string(steps) + ", \"faithfulness\": [";
+        for (size_t i = 0; i < methods.size(); ++i) {
+            const double n = std::max(1, t[i].images);
+            js += std::string(i ? ", " : "") + "{\"method\": \"" + methods[i] + "\", \"deletion_auc\": " +
+                  float_str(float(t[i].deletion / n)) + ", \"insertion_auc\": " + float_str(float(t[i].insertion / n)) +
+                  ", \"images\": " + std::to_string(t[i].images) + ", \"seconds\": " + float_str(float(t[i].seconds)) +
+                  "}";
+        }
+        std::cout << js << "]}\n";
+        return;
+    }
+    std::printf("%-12s %14s %15s %8s %9s\n", "method", "deletion AUC", "insertion AUC", "images", "seconds");
+    for (size_t i = 0; i < methods.size(); ++i) {
+        const double n = std::max(1, t[i].images);
+        std::printf("%-12s %14.4f %15.4f %8d %9.1f\n", methods[i].c_str(), t[i].deletion / n, t[i].insertion / n,
+                    t[i].images, t[i].seconds);
+    }
+    std::printf("(%d steps per curve; deletion: lower is more faithful, insertion: higher is)\n", steps);
+}
+
+}  // namespace
+
+int run_faithfulness(Classifier& clf, const EvalSet& set, const FaithfulnessOptions& o) {
+    const ModelSpec& s = clf.spec();
+    const int N = s.patches(), steps = o.steps > 0 ? o.steps : std::min(N, 50);
+    if (steps > N)
+        throw ArgumentError("--faith-steps " + std::to_string(steps) + " is more than the model's " +
+                            std::to_string(N) + " patches");
+    const bool gradients = std::count(o.methods.begin(), o.methods.end(), "attribution") > 0;
+    std::vector<MethodTotals> totals(o.methods.size());
+    std::string rows = "index,image,label,predicted,probability,method,deletion_auc,insertion_auc\n";
+    Progress progress("faithfulness", set.size());
+    int failed = 0;
+    for (size_t i = 0; i < set.size(); ++i) {
+        Tensor patches;
+        try {
+            patches = prepare_image(set.image(i), s, nullptr);
+        } catch (const InputError& e) {
+            std::cerr << "\nvitlens: " << e.what() << "\n";
+            ++failed;
+            continue;
+        }
+        double t0 = now_seconds();
+        const CleanPass c = clean_pass(clf, patches, gradients);
+        const double clean_s = now_seconds() - t0;
+        for (size_t m = 0; m < o.methods.size(); ++m) {
+            t0 = now_seconds();
+            const std::vector<int> order = ranking_for(o.methods[m], c, s, i);
+            const FaithfulnessCurves f = deletion_insertion(clf.encoder(), patches.data(), order, c.cls, steps, o.batch);
+            MethodTotals& t = totals[m];
+            t.seconds += now_seconds() - t0 + (o.methods[m] == "random" ? 0.0 : clean_s);
+            t.deletion += f.deletion_auc;
+            t.insertion += f.insertion_auc;
+            ++t.images;
+            if (!o.predictions.empty())
+                rows += std::to_string(i) + "," + csv_field(set.name(i)) + "," + csv_field(s.labels[set.label(i)]) +
+                        "," + csv_field(s.labels[c.cls]) + "," + float_str(c.prediction.top[0].prob) + "," +
+                        o.methods[m] + "," + float_str(float(f.deletion_auc)) + "," + float_str(float(f.insertion_auc)) +
+                        "\n";
+        }
+        progress.update(i + 1);
+    }
+    progress.finish();
+    if (totals.front().images == 0) throw InputError("every image failed to load");
+    print_table(o.methods, totals, steps, o.format);
+    if (!o.predictions.empty()) {
+        write_text_atomic(o.predictions, rows);
+        std::cerr << "vitlens: " << totals.front().images * o.methods.size() << " rows -> " << o.predictions << "\n";
+    }
+    return failed;
+}
+
+}  // namespace vitlens::app
