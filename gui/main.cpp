@@ -9,6 +9,7 @@
 
 #include "default_model.h"
 #include "main_window.h"
+#include "vitlens/map_spec.h"
 #include "vitlens/classifier.h"
 
 int main(int argc, char** argv) {
@@ -25,7 +26,7 @@ int main(int argc, char** argv) {
     p.addVersionOption();
     QCommandLineOption model({"m", "model"}, "Checkpoint directory (default: the bundled model or $VITLENS_MODEL).", "DIR");
     QCommandLineOption shot("screenshot", "Classify IMAGE, draw the overlay, save the window to FILE and exit.", "FILE");
-    QCommandLineOption method("method", "Map for the screenshot: rollout, attention or query.", "M", "rollout");
+    QCommandLineOption method("method", "Map for the screenshot: rollout, attention, query or attribution (of the top-1 class).", "M", "rollout");
     QCommandLineOption query("query", "Patch for --method query (implies it).", "ROW,COL");
     p.addOptions({model, shot, method, query});
     p.addPositionalArgument("input", "An image or a folder to open.", "[IMAGE | FOLDER]");
@@ -39,8 +40,10 @@ int main(int argc, char** argv) {
         return 1;
     }
     QString m = p.value(method);
-    if (m != "rollout" && m != "attention" && m != "query") {
-        std::fprintf(stderr, "vitlens-gui: --method must be rollout, attention or query\n");
+    try {
+        vitlens::parse_map_method(m.toStdString());
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "vitlens-gui: --method: %s\n", e.what());
         return 1;
     }
     std::optional<std::pair<int, int>> q;

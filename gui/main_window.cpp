@@ -170,6 +170,11 @@ QWidget* MainWindow::buildPredictionsBox() {
         pl->addWidget(b, i, 1);
         top_labels_.push_back(l);
         top_bars_.push_back(b);
+        for (QWidget* w : {static_cast<QWidget*>(l), static_cast<QWidget*>(b)}) {
+            w->installEventFilter(this);
+            w->setCursor(Qt::PointingHandCursor);
+            w->setToolTip(tr("Click: why this class? (attribution map)"));
+        }
     }
     pl->setColumnStretch(1, 1);
 
@@ -183,7 +188,8 @@ QWidget* MainWindow::buildAttentionControls() {
     method_->setObjectName("methodCombo");
     for (const auto& name : map_method_names()) method_->addItem(QString::fromStdString(name));
     method_->setToolTip(tr("rollout: attention flow through all layers; attention: one layer's class-token row;\n"
-                           "query: where the clicked patch looks"));
+                           "query: where the clicked patch looks; attribution: why the class of the selected\n"
+                           "top-5 row (click a row), attention weighted by the gradient of its logit"));
     layer_ = new QSpinBox;
     layer_->setObjectName("layerSpin");
     layer_->setRange(0, 0);
@@ -207,6 +213,7 @@ QWidget* MainWindow::buildAttentionControls() {
     overlay_->setChecked(true);
     clip_ = new QCheckBox(tr("Clip outlier tokens (99th percentile)"));
     query_label_ = new QLabel(tr("Click a patch to see where it looks."));
+    query_label_->setObjectName("mapCaption");
     query_label_->setWordWrap(true);
     f->addRow(tr("Method"), method_);
     f->addRow(tr("Layer"), layer_);
@@ -524,6 +531,9 @@ void MainWindow::onImageExplained(const ImageResult& r) {
     has_image_ = true;
     view_->setImage(r.image, r.geometry, model_.grid_h, model_.grid_w);
     image_label_->setText(QString("<b>%1</b><br>%2x%3").arg(QFileInfo(r.source).fileName().toHtmlEscaped()).arg(r.image.width()).arg(r.image.height()));
+    top_indices_.clear();
+    for (const TopEntry& t : r.top) top_indices_.push_back(t.index);
+    explained_row_.reset();
     for (size_t i = 0; i < top_labels_.size(); ++i) {
         if (i < r.top.size()) {
             top_labels_[i]->setText(QString::fromStdString(r.top[i].label));
@@ -574,22 +584,66 @@ MapParams MainWindow::currentParams() const {
         p.spec.query_row = query_->first;
         p.spec.query_col = query_->second;
     }
+    if (p.spec.method == MapMethod::Attribution && explained_row_ && size_t(*explained_row_) < top_indices_.size())
+        p.spec.target_class = top_indices_[size_t(*explained_row_)];
     p.colormap = parse_colormap(colormap_->currentText().toStdString());
     return p;
+}
+
+// What the map shows, in words, under the controls.
+QString MainWindow::mapCaption() const {
+    const MapMethod m = currentMethod();
+    if (m == MapMethod::Query && query_)
+        return tr("Patch (row %1, col %2): where it looks in layer %3.").arg(query_->first).arg(query_->second).arg(layer_->value());
+    if (m == MapMethod::Attribution && !top_indices_.empty()) {
+        const int row = explained_row_.value_or(0);
+        return tr("Why %1 (class %2): attention weighted by the gradient of its logit. Click another top-5 row "
+                  "to explain that class.")
+            .arg(top_labels_[size_t(row)]->text())
+            .arg(top_indices_[size_t(row)]);
+    }
+    return tr("Click a patch to see where it looks.");
+}
+
+void MainWindow::highlightRow(std::optional<int> row) {
+    for (size_t i = 0; i < top_labels_.size(); ++i)
+        top_labels_[i]->setStyleSheet(row && int(i) == *row ? "font-weight: bold; background: palette(highlight); "
+                                                              "color: palette(highlighted-text);"
+                                                            : "");
+}
+
+bool MainWindow::eventFilter(QObject* watched, QEvent* e) {
+    if (e->type() == QEvent::MouseButtonRelease)
+        for (size_t i = 0; i < top_labels_.size(); ++i)
+            if (watched == top_labels_[i] || watched == top_bars_[i]) {
+                selectClassRow(int(i));
+                return true;
+            }
+    return QMainWindow::eventFilter(watched, e);
+}
+
+void MainWindow::selectClassRow(int row) {
+    if (!has_image_ || live_ || size_t(row) >= top_indices_.size()) return;
+    explained_row_ = row;
+    if (currentMethod() != MapMethod::Attribution) {
+        QSignalBlocker b(method_);
+        method_->setCurrentText("attribution");
+    }
+    updateMap();
 }
 
 void MainWindow::updateMap() {
     if (!has_image_ || live_) return;
     const MapMethod m = currentMethod();
-    layer_->setEnabled(m != MapMethod::Rollout);
-    head_->setEnabled(m != MapMethod::Rollout);
+    layer_->setEnabled(m == MapMethod::Attention || m == MapMethod::Query);
+    head_->setEnabled(m == MapMethod::Attention || m == MapMethod::Query);
     discard_->setEnabled(m == MapMethod::Rollout);
+    fusion_->setEnabled(m != MapMethod::Attribution);
     if (m == MapMethod::Query && !query_) query_ = std::make_pair(model_.grid_h / 2, model_.grid_w / 2);
     view_->setHighlightedPatch(m == MapMethod::Query ? query_ : std::nullopt);
-    if (m == MapMethod::Query && query_)
-        query_label_->setText(tr("Patch (row %1, col %2): where it looks in layer %3.").arg(query_->first).arg(query_->second).arg(layer_->value()));
-    else
-        query_label_->setText(tr("Click a patch to see where it looks."));
+    query_label_->setText(mapCaption());
+    highlightRow(m == MapMethod::Attribution && !top_indices_.empty() ? std::optional<int>(explained_row_.value_or(0))
+                                                                       : std::nullopt);
     emit requestMap(currentParams());
 }
 

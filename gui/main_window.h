@@ -66,8 +66,11 @@ protected:
     void dropEvent(QDropEvent* e) override;
     void closeEvent(QCloseEvent* e) override;
     void keyPressEvent(QKeyEvent* e) override;
+    bool eventFilter(QObject* watched, QEvent* e) override;  // clicks on the top-5 rows
 
 private slots:
+    // Explains the class of top-5 row `row` (attribution map, row highlighted).
+    void selectClassRow(int row);
     void onModelLoaded(const vitlens::gui::ModelInfo& info);
     void onModelFailed(const QString& message);
     void onImageExplained(const vitlens::gui::ImageResult& r);
@@ -111,6 +114,10 @@ private:
     QLabel* image_label_ = nullptr;
     std::vector<QLabel*> top_labels_;
     std::vector<QProgressBar*> top_bars_;
+    std::vector<int> top_indices_;       // the class of each top-5 row, for the current image
+    std::optional<int> explained_row_;   // attribution: the top-5 row explained (none: the top-1)
+    void highlightRow(std::optional<int> row);
+    QString mapCaption() const;
     QComboBox* method_ = nullptr;
     QSpinBox* layer_ = nullptr;
     QComboBox* head_ = nullptr;

@@ -31,6 +31,8 @@ std::vector<std::pair<std::string, std::string>> describe(const ModelSpec& s) {
         {"parameters", fmt("%lld (%.2f M)", static_cast<long long>(s.parameters()), s.parameters() / 1e6)},
         {"compute", fmt("%.3f GFLOP per image", s.gflops())},
         {"preprocessing", s.pre.describe()},
+        {"maps", std::string("rollout, attention, query; attribution of any class (backward pass, f32)") +
+                     (s.distilled_heads ? ", of the mean of both heads' logits" : "")},
     };
 }
 

@@ -103,6 +103,29 @@ TEST(Gui, ClickingAPatchShowsWhereItLooks) {
     EXPECT_NE(t.w.view()->heat(), before);
 }
 
+// "Why this class?": attribution of the top-1 class, then a click on the
+// second top-5 row explains that class instead: another map, a caption
+// naming it, the row highlighted.
+TEST(Gui, ClickingTheSecondClassExplainsIt) {
+    Window t;
+    ASSERT_TRUE(t.open("img1.png"));
+    QSignalSpy map(&t.w, &MainWindow::mapShown);
+    t.find<QComboBox>("methodCombo")->setCurrentText("attribution");
+    ASSERT_TRUE(reaches(map, 1));
+    auto* caption = t.find<QLabel>("mapCaption");
+    ASSERT_NE(caption, nullptr);
+    const QString first = t.find<QLabel>("topLabel0")->text(), second = t.find<QLabel>("topLabel1")->text();
+    EXPECT_TRUE(caption->text().startsWith("Why " + first + " (")) << caption->text().toStdString();
+    const QImage before = t.w.view()->heat();
+    QTest::mouseClick(t.find<QLabel>("topLabel1"), Qt::LeftButton);
+    ASSERT_TRUE(reaches(map, 2));
+    EXPECT_TRUE(caption->text().startsWith("Why " + second + " (")) << caption->text().toStdString();
+    EXPECT_NE(t.w.view()->heat(), before);
+    EXPECT_FALSE(t.find<QLabel>("topLabel1")->styleSheet().isEmpty());
+    EXPECT_TRUE(t.find<QLabel>("topLabel0")->styleSheet().isEmpty());
+    EXPECT_EQ(t.find<QComboBox>("methodCombo")->currentText(), "attribution");
+}
+
 TEST(Gui, BadImageAndBadModelShowErrorsAndKeepWorking) {
     Window t;
     QSignalSpy err(&t.w, &MainWindow::errorShown);
