@@ -352,7 +352,9 @@ void Encoder::attention_gradients(const float* patches, int B, int* classes, flo
     Backward& bk = *m.backward;
     const ModelSpec& s = spec_;
     const int64_t L = s.layers, T = s.tokens(), H = s.heads, M = int64_t(B) * T, K = s.num_classes;
+    const auto t0 = std::chrono::steady_clock::now();
     record_forward(m, bk, s, patches, B, logits, out);
+    const auto t1 = std::chrono::steady_clock::now();
     for (int b = 0; b < B; ++b) {
         if (classes[b] < 0) classes[b] = int(std::max_element(logits + b * K, logits + (b + 1) * K) - (logits + b * K));
         if (classes[b] >= K)
@@ -369,6 +371,9 @@ void Encoder::attention_gradients(const float* patches, int B, int* classes, flo
         attention_backward(m, bk, s, l, B, out.attention.data() + l * per_layer, out.grad.data() + l * per_layer,
                            dX.data(), g);
     }
+    const auto t2 = std::chrono::steady_clock::now();
+    out.forward_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
+    out.backward_ms = std::chrono::duration<double, std::milli>(t2 - t1).count();
 }
 
 }  // namespace vitlens

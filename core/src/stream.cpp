@@ -204,19 +204,25 @@ struct JoinOnExit {
 
 // Per-stage timings in bounded memory.
 struct StageTable {
-    StageStats capture, preprocess, encoder, maps, render, latency;
+    explicit StageTable(bool with_backward) : with_backward(with_backward) {}
+    bool with_backward;
+    StageStats capture, preprocess, encoder, backward, maps, render, latency;
     void add(const FrameResult& r) {
         capture.add(r.times.capture);
         preprocess.add(r.times.preprocess);
         encoder.add(r.times.encoder);
+        if (with_backward) backward.add(r.times.backward);
         maps.add(r.times.maps);
         render.add(r.times.render);
         latency.add(r.latency_ms);
     }
     std::vector<std::pair<std::string, std::pair<double, double>>> summary() const {
         auto mp = [](const StageStats& s) { return std::make_pair(s.quantile(0.5), s.quantile(0.95)); };
-        return {{"capture", mp(capture)}, {"preprocess", mp(preprocess)}, {"encoder", mp(encoder)},
-                {"maps", mp(maps)},       {"render", mp(render)},         {"latency", mp(latency)}};
+        std::vector<std::pair<std::string, std::pair<double, double>>> rows = {
+            {"capture", mp(capture)}, {"preprocess", mp(preprocess)}, {"encoder", mp(encoder)}};
+        if (with_backward) rows.push_back({"backward", mp(backward)});
+        rows.insert(rows.end(), {{"maps", mp(maps)}, {"render", mp(render)}, {"latency", mp(latency)}});
+        return rows;
     }
 };
 
@@ -252,10 +258,11 @@ public:
         if (want_map && needs_gradients(*o_.map)) {  // the forward and the backward of the explained class
             int cls = o_.map->target_class;
             r.prediction = clf_.attribute_patches(patches.data(), cls, o_.top_k, cap_);
+            r.times.backward = cap_.backward_ms;
         } else {
             r.prediction = clf_.classify_patches(patches.data(), 1, o_.top_k, want_map ? &cap_ : nullptr).front();
         }
-        r.times.encoder = ms_since(t0);
+        r.times.encoder = ms_since(t0) - r.times.backward;
 
         t0 = Clock::now();
         if (want_map) update_map();
@@ -349,7 +356,7 @@ StreamSummary StreamEngine::run(Classifier& clf, const Callback& on_result) {
 
     const auto start = Clock::now();
     FrameProcessor proc(clf, opt_);
-    StageTable stages;
+    StageTable stages(opt_.map && needs_gradients(*opt_.map));
     int64_t processed = 0;
     for (;;) {
         cv::Mat bgr;

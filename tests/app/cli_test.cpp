@@ -195,6 +195,24 @@ TEST(Cli, StreamWritesPlayableVideoAndJsonl) {
     EXPECT_EQ(files, 0);
 }
 
+// stream --explain attribution: every frame explained for its top-1 class,
+// the backward pass its own row in the stage table (and only then).
+TEST(Cli, StreamAttributionHasABackwardStage) {
+    TempDir d;
+    std::string v = d / "in.avi";
+    ASSERT_EQ(std::system((std::string(VITLENS_MAKE_VIDEO) + " " + v + " --frames 12 --size 32x32 --hold 100 " +
+                           fixture("images/img1.png") + " >/dev/null").c_str()),
+              0);
+    auto r = run_cli({"stream", "--model", fixture("hf_vit_f32"), "--source", v, "--explain", "attribution",
+                      "--no-pace", "--jsonl", d / "frames.jsonl"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("frames:      12 read, 12 processed"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("             backward"), std::string::npos) << r.out;
+    EXPECT_EQ(lines(read_file(d / "frames.jsonl")).size(), 12u);
+    auto plain = run_cli({"stream", "--model", fixture("hf_vit_f32"), "--source", v, "--explain", "rollout", "--no-pace"});
+    EXPECT_EQ(plain.out.find("backward"), std::string::npos) << plain.out;
+}
+
 TEST(Cli, StreamMissingCameraExitsWithSourceError) {
     auto t0 = std::chrono::steady_clock::now();
     auto r = run_cli({"stream", "--model", fixture("hf_vit_f32"), "--source", "57"});

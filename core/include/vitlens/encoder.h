@@ -36,6 +36,7 @@ struct AttentionCapture {
 // What attention_gradients() hands back.
 struct AttentionGradients : AttentionCapture {  // attention (L, B, H, T, T), token_norms (L, B, T)
     Tensor grad;  // (L, B, H, T, T): d logit[b, class_b] / d attention, the logit before softmax
+    double forward_ms = 0, backward_ms = 0;  // wall time of the last call's two passes
 };
 
 // Per-stage wall time of the last profiled forward, in milliseconds.

@@ -37,6 +37,7 @@ struct StreamOptions {
 // Timing of one processed frame, in milliseconds.
 struct FrameTimes {
     double capture = 0, preprocess = 0, encoder = 0, maps = 0, render = 0;
+    double backward = 0;  // attribution maps: the backward pass (encoder is then the forward alone)
 };
 
 struct FrameResult {
@@ -61,7 +62,8 @@ struct StreamSummary {
     std::string error;  // why it stopped early, if it did
     std::string source;  // what was opened
     double source_fps = 0;
-    // median and p95 per stage: capture, preprocess, encoder, maps, render, latency
+    // median and p95 per stage: capture, preprocess, encoder, [backward,] maps, render, latency
+    // (backward when the map is an attribution)
     std::vector<std::pair<std::string, std::pair<double, double>>> stages;
 };
 
