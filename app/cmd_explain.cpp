@@ -53,7 +53,8 @@ void add_explain_options(po::options_description& d, ExplainArgs& a) {
         .flag("no-crop-box", &a.no_box, "do not outline the crop the model saw")
         .integer("scale", &a.scale, 1, 1, 32, "N",
                  "draw overlays on the image enlarged N times (pixel-exact), for small inputs such as 28x28")
-        .text("out,o", &a.out, "DIR", "write <DIR>/<stem>.<method>.png overlays")
+        .text("out,o", &a.out, "DIR",
+              "write <DIR>/<stem>.<method>.png overlays (<stem>.attribution-class<K>.png with --class)")
         .flag("gallery", &a.gallery, "also write <stem>.gallery.png: every layer x head map")
         .flag("overwrite", &a.overwrite, "replace existing files in a non-empty --out folder")
         .flag("norms", &a.norms, "print the per-layer token-norm report (outlier tokens)")
@@ -121,7 +122,9 @@ std::string write_overlays(const OutputDir& dir, const std::string& file, cv::Ma
         e.geometry.orig_h = rgb.rows;
     }
     const std::string stem = std::filesystem::path(file).stem().string();
-    const std::string path = dir.target(stem + "." + a.method + ".png");
+    // An explicit --class gets its own name, so several classes fit in one folder.
+    const std::string which = a.cls.empty() ? "" : "-class" + std::to_string(e.explained_class);
+    const std::string path = dir.target(stem + "." + a.method + which + ".png");
     write_image_atomic(path, render_overlay(rgb, m, e.geometry, a.style));
     if (a.gallery) {
         const int tile = std::max(96, std::min(192, 1600 / s.heads));
