@@ -18,6 +18,7 @@
 #include "options.h"
 #include "vitlens/datasets.h"
 #include "vitlens/errors.h"
+#include "vitlens/hub_cache.h"
 
 namespace vitlens::app {
 
@@ -25,9 +26,11 @@ namespace fs = std::filesystem;
 
 void ModelOptions::add_to(po::options_description& d) {
     OptionTable(d)
-        .text("model,m", &model, "DIR",
-              "checkpoint directory (config.json + model.safetensors [+ preprocessor_config.json]); "
-              "default: the bundled Fashion-MNIST ViT, or $VITLENS_MODEL")
+        .text("model,m", &model, "DIR|ID",
+              "checkpoint directory (config.json + model.safetensors [+ preprocessor_config.json]), or a\n"
+              "Hugging Face id ORG/NAME[@REVISION] found in the local hub cache ($HF_HUB_CACHE, else\n"
+              "$HF_HOME/hub, else ~/.cache/huggingface/hub); default: the bundled Fashion-MNIST ViT, or\n"
+              "$VITLENS_MODEL")
         .integer("threads,t", &threads, 0, 0, 256, "N", "oneDNN threads (0 = one per physical core)")
         .choice("precision", &precision, "f32", {"f32", "bf16"}, "P", "f32, or bf16 on CPUs with AVX512-BF16/AMX");
 }
@@ -35,10 +38,11 @@ void ModelOptions::add_to(po::options_description& d) {
 std::string ModelOptions::resolve(std::string* where) const {
     if (!model.empty()) {
         if (where) *where = "--model";
-        return model;
+        return resolve_model_path(model);
     }
     std::string w;
     std::string dir = default_model(&w);
+    dir = resolve_model_path(dir);  // $VITLENS_MODEL may be a hub id too
     if (dir.empty())
         throw ModelError(std::string("no --model given and the bundled model '") + kBundledModel +
                          "' was not found next to the executable; pass --model DIR or set VITLENS_MODEL");

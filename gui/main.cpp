@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
         "Open images or folders, click a patch to see where it looks, browse every head, go live on a camera.");
     p.addHelpOption();
     p.addVersionOption();
-    QCommandLineOption model({"m", "model"}, "Checkpoint directory (default: the bundled model or $VITLENS_MODEL).", "DIR");
+    QCommandLineOption model({"m", "model"}, "Checkpoint directory or Hugging Face id ORG/NAME[@REV] in the local hub cache (default: the bundled model or $VITLENS_MODEL).", "DIR|ID");
     QCommandLineOption shot("screenshot", "Classify IMAGE, draw the overlay, save the window to FILE and exit.", "FILE");
     QCommandLineOption method("method", "Map for the screenshot: rollout, attention, query or attribution (of the top-1 class).", "M", "rollout");
     QCommandLineOption query("query", "Patch for --method query (implies it).", "ROW,COL");

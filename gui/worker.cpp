@@ -7,6 +7,7 @@
 #include <sstream>
 #include <thread>
 
+#include "vitlens/hub_cache.h"
 #include "vitlens/errors.h"
 #include "vitlens/model_info.h"
 
@@ -92,7 +93,7 @@ void InferenceWorker::delay() {
 
 void InferenceWorker::loadModel(const QString& dir) {
     try {
-        auto c = std::make_unique<Classifier>(dir.toStdString());
+        auto c = std::make_unique<Classifier>(resolve_model_path(dir.toStdString()));  // a folder or a hub id
         const ModelSpec& s = c->spec();
         std::ostringstream t;
         t << "Directory: " << dir.toStdString() << "\n";

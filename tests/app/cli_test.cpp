@@ -148,6 +148,28 @@ TEST(Cli, ErrorsHaveExitCodesAndName) {
     EXPECT_EQ(r.code, 1);
 }
 
+// --model ORG/NAME finds the model in the Hugging Face cache named by
+// $HF_HUB_CACHE (refs/main -> snapshots/<commit>), with the same answers as
+// the folder itself; an id that is not cached says where it looked.
+TEST(Cli, ModelIdFromTheHubCache) {
+    TempDir d;
+    const std::string commit = "89abcdef0123456789abcdef0123456789abcdef";
+    const std::string repo = d / "hub/models--acme--tiny-vit";
+    std::filesystem::create_directories(repo + "/refs");
+    std::filesystem::create_directories(repo + "/snapshots");
+    std::filesystem::copy(fixture("timm_f32"), repo + "/snapshots/" + commit);
+    write_file(repo + "/refs/main", commit);
+    const std::string env = "HF_HUB_CACHE='" + d / "hub" + "'";
+    auto by_id = run_cli({"classify", "--model", "acme/tiny-vit", "--format", "jsonl", fixture("images/img0.png")}, env);
+    auto by_dir = run_cli({"classify", "--model", fixture("timm_f32"), "--format", "jsonl", fixture("images/img0.png")});
+    ASSERT_EQ(by_id.code, 0) << by_id.err;
+    EXPECT_EQ(lines(by_id.out)[0]["top"], lines(by_dir.out)[0]["top"]);
+    auto missing = run_cli({"info", "--model", "acme/other@v2"}, env);
+    EXPECT_EQ(missing.code, 3);
+    EXPECT_NE(missing.err.find("acme/other@v2: not in the Hugging Face cache " + d / "hub"), std::string::npos)
+        << missing.err;
+}
+
 TEST(Cli, HelpAndVersionAndInfo) {
     auto r = run_cli({"--help"});
     EXPECT_EQ(r.code, 0);
