@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <initializer_list>
 
+#include <webp/decode.h>
+
 namespace vitlens {
 
 namespace {
@@ -46,27 +48,18 @@ bool size_of_bmp(const uint8_t* p, size_t n, int64_t* w, int64_t* h) {
     return true;
 }
 
-// WebP as libwebp's WebPGetFeatures reads it: the VP8X canvas when present
-// (libwebp refuses a frame of another size), else the VP8 or VP8L frame.
+// WebP: OpenCV's decoder claims a file only when libwebp's WebPGetFeatures
+// accepts its first 32 bytes (WEBP_HEADER_SIZE in grfmt_webp.cpp), then
+// allocates the size that call reports; a file it does not claim goes on to
+// the next decoder, GDCM's among them. So the same call on the same bytes
+// decides here, and an animation (which OpenCV refuses) has no size.
 bool size_of_webp(const uint8_t* p, size_t n, int64_t* w, int64_t* h) {
-    if (n < 30) return false;
-    if (std::equal(p + 12, p + 16, "VP8X")) {
-        *w = 1 + (p[24] | (p[25] << 8) | (p[26] << 16));
-        *h = 1 + (p[27] | (p[28] << 8) | (p[29] << 16));
-        return true;
-    }
-    if (std::equal(p + 12, p + 16, "VP8 ")) {
-        *w = le16(p + 26) & 0x3fff;
-        *h = le16(p + 28) & 0x3fff;
-        return true;
-    }
-    if (std::equal(p + 12, p + 16, "VP8L")) {
-        uint32_t v = le32(p + 21);
-        *w = 1 + (v & 0x3fff);
-        *h = 1 + ((v >> 14) & 0x3fff);
-        return true;
-    }
-    return false;
+    constexpr size_t kHeader = 32;
+    WebPBitstreamFeatures f;
+    if (n < kHeader || WebPGetFeatures(p, kHeader, &f) != VP8_STATUS_OK || f.has_animation) return false;
+    *w = f.width;
+    *h = f.height;
+    return true;
 }
 
 // PNM, as OpenCV's PxM reader (ReadNumber in grfmt_pxm.cpp) takes a number:

@@ -96,6 +96,20 @@ TEST(ImageHeader, TiffSizeOfAnotherTypeIsRefused) {
     EXPECT_NE(refusal(g).find("image claims 3000x3000"), std::string::npos) << refusal(g);
 }
 
+// A WebP header that libwebp refuses (VP8X chunk size 9, not 10) is not
+// claimed by OpenCV's WebP decoder, so imdecode would offer it to the next
+// decoders (GDCM reads "DICM" at offset 128): it has no size here.
+TEST(ImageHeader, WebpThatLibwebpRefusesHasNoSize) {
+    std::string f = "RIFF" + le32(200) + "WEBPVP8X" + le32(9) + le32(0) + std::string("\0\0\0\0\0\0", 6);
+    f += std::string(128 - f.size(), '\0') + "DICM" + std::string(64, '\0');
+    int64_t w = 0, h = 0;
+    EXPECT_FALSE(peek_image_size(bytes_of(f), &w, &h));
+    EXPECT_NE(refusal(f).find("no image size"), std::string::npos) << refusal(f);
+    std::string g = f;
+    g.replace(16, 4, le32(10));  // the same with a valid chunk size: a 1x1 canvas, claimed
+    EXPECT_TRUE(peek_image_size(bytes_of(g), &w, &h));
+}
+
 TEST(ImageHeader, PngWithoutIhdrFirstHasNoSize) {
     std::string f = "\x89PNG\r\n\x1a\n" + std::string("\0\0\0\x0dtEXt", 8) + std::string(13, '\x10');
     int64_t w = 0, h = 0;
