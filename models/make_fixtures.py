@@ -74,7 +74,7 @@ def randomise(c, gen):
     return out
 
 
-def forward(c, x, eps, n_prefix, two_heads=False, atts_out=None):
+def forward(c, x, eps, n_prefix, two_heads=False, atts_out=None, pool="token", act="gelu"):
     """Reference ViT forward. x: (B, 3, IMG, IMG) normalised. Returns logits (B, K)
     and attention (L, B, H, T, T); atts_out, if given, receives each layer's
     attention tensor as used in the graph (for gradients)."""
@@ -91,13 +91,20 @@ def forward(c, x, eps, n_prefix, two_heads=False, atts_out=None):
         atts.append(a)
         t = t + (a @ v).transpose(1, 2).reshape(B, T, D) @ b["proj_w"].T + b["proj_b"]
         h = F.layer_norm(t, (D,), b["ln2_w"], b["ln2_b"], eps)
-        t = t + F.gelu(h @ b["fc1_w"].T + b["fc1_b"]) @ b["fc2_w"].T + b["fc2_b"]
+        g = F.gelu(h @ b["fc1_w"].T + b["fc1_b"], approximate="tanh" if act != "gelu" else "none")
+        t = t + g @ b["fc2_w"].T + b["fc2_b"]
+    if atts_out is not None:
+        atts_out.extend(atts)
+    if pool == "avg" and "fc_norm_w" in c:  # timm global_pool="avg": mean of the patch tokens, then fc_norm
+        p = F.layer_norm(t[:, n_prefix:].mean(1), (D,), c["fc_norm_w"], c["fc_norm_b"], eps)
+        return p @ c["head_w"].T + c["head_b"], torch.stack(atts)
+    if pool == "avg":  # without fc_norm: every token normed, then the patch tokens averaged
+        t = F.layer_norm(t, (D,), c["norm_w"], c["norm_b"], eps)
+        return t[:, n_prefix:].mean(1) @ c["head_w"].T + c["head_b"], torch.stack(atts)
     t = F.layer_norm(t, (D,), c["norm_w"], c["norm_b"], eps)
     logits = t[:, 0] @ c["head_w"].T + c["head_b"]
     if two_heads:
         logits = (logits + t[:, 1] @ c["head2_w"].T + c["head2_b"]) / 2
-    if atts_out is not None:
-        atts_out.extend(atts)
     return logits, torch.stack(atts)
 
 
@@ -118,21 +125,22 @@ def rollout(att, how, n_prefix):
     return (m / m.max()).tolist()
 
 
-def attribution(att, grad, n_prefix):
-    """Chefer, Gur, Wolf 2021. att, grad: (L, H, T, T) for one image, grad = d logit_c / d att."""
+def attribution(att, grad, n_prefix, pool="token"):
+    """Chefer, Gur, Wolf 2021. att, grad: (L, H, T, T) for one image, grad = d logit_c / d att.
+    The class token's row of R; with average pooling, the mean of the patch rows."""
     T = att.shape[-1]
     R = torch.eye(T, dtype=torch.float64)
     for l in range(att.shape[0]):
         abar = (grad[l].double() * att[l].double()).clamp(min=0).mean(0)
         R = R + abar @ R
-    m = R[0, n_prefix:]
+    m = R[n_prefix:, n_prefix:].mean(0) if pool == "avg" else R[0, n_prefix:]
     return (m / m.max()).tolist()
 
 
-def attention_grads(c, xi, n_prefix, two, cls):
+def attention_grads(c, xi, n_prefix, two, cls, pool="token", act="gelu"):
     """d logit[0, cls] / d attention of every layer by autograd: (L, H, T, T)."""
     atts = []
-    lg, _ = forward(c, xi.clone().requires_grad_(True), 1e-6, n_prefix, two, atts)
+    lg, _ = forward(c, xi.clone().requires_grad_(True), 1e-6, n_prefix, two, atts, pool, act)
     return torch.stack(torch.autograd.grad(lg[0, cls], atts))[:, 0]
 
 
@@ -295,53 +303,78 @@ def main(out):
               "hidden_act": "gelu", "layer_norm_eps": 1e-6, "image_size": IMG, "patch_size": P, "num_channels": 3,
               "qkv_bias": True}
 
+    avg = dict(base)  # timm global_pool="avg" with fc_norm (and no final norm)
+    avg["fc_norm_w"], avg["fc_norm_b"] = 1.0 + 0.2 * torch.randn(D, generator=gen), 0.1 * torch.randn(D, generator=gen)
     expected = {"query": list(QUERY), "models": {}}
-    for dname, dtype in DTYPES.items():
-        for kind in ("hf_vit", "hf_deit", "timm"):
-            name = f"{kind}_{dname}"
-            path = os.path.join(out, name)
-            if kind == "hf_vit":
-                c = round_to(base, dtype)
-                cfg = dict(hf_cfg, architectures=["ViTForImageClassification"], model_type="vit",
-                           id2label=id2label, label2id={l: i for i, l in enumerate(LABELS)})
-                save_dir(path, to_hf(base, "vit", False), dtype, cfg, hf_pre)
-                n_prefix, two, prep = 1, False, lambda im: hf_input(im, hf_pre)
-            elif kind == "hf_deit":
-                c = round_to(deit, dtype)
-                # integer keys and values in id2label: both forms occur in the wild
-                cfg = dict(hf_cfg, architectures=["DeiTForImageClassificationWithTeacher"], model_type="deit",
-                           id2label={str(i): l for i, l in enumerate(LABELS)})
-                save_dir(path, to_hf(deit, "deit", True), dtype, cfg, deit_pre)
-                n_prefix, two, prep = 2, True, lambda im: hf_input(im, deit_pre)
-            else:
-                c = round_to(base, dtype)
-                cfg = {"architecture": "vit_tiny_patch8_32", "num_classes": K, "num_features": D,
-                       "global_pool": "token", "pretrained_cfg": timm_pc, "label_names": LABELS}
-                save_dir(path, to_timm(base), dtype, cfg)
-                n_prefix, two, prep = 1, False, lambda im: timm_input(im, timm_pc)
-            res = {}
-            for iname, im in imgs.items():
-                xi = prep(im).unsqueeze(0)
-                with torch.no_grad():
-                    lg, att = forward(c, xi, 1e-6, n_prefix, two)
-                a = att[:, 0]  # (L, H, T, T)
-                res[iname] = {"logits": lg[0].tolist(),
-                              "attention": a.flatten().tolist(),
-                              "input_first_values": xi.flatten()[:8].tolist(),
-                              "rollout": {f: rollout(a, f, n_prefix) for f in ("mean", "max", "min")},
-                              "attention_last_mean": row_map(a, L - 1, 0, n_prefix),
-                              "attention_first_mean": row_map(a, 0, 0, n_prefix),
-                              "query_last_mean": row_map(a, L - 1, n_prefix + QUERY[0] * (IMG // P) + QUERY[1], n_prefix)}
-                top = int(lg[0].argmax())
-                other = (top + 3) % K
-                g_top, g_other = (attention_grads(c, xi, n_prefix, two, k) for k in (top, other))
-                res[iname]["attribution"] = {
-                    "top_class": top, "other_class": other,
-                    "grad_top": g_top.flatten().tolist(),
-                    "map_top": attribution(a, g_top, n_prefix), "map_other": attribution(a, g_other, n_prefix)}
-            expected["models"][name] = {"n_prefix": n_prefix, "tokens": (IMG // P) ** 2 + n_prefix,
-                                        "layers": L, "heads": H, "images": res}
-            print(f"wrote {path}")
+    models = [(d, t, k) for d, t in DTYPES.items() for k in ("hf_vit", "hf_deit", "timm")]
+    extra = [("f32", torch.float32, k) for k in ("timm_avg", "timm_avgnorm", "hf_vit_tanh")]
+    for dname, dtype, kind in models + extra:
+        pool, act = "token", "gelu"
+        name = f"{kind}_{dname}"
+        path = os.path.join(out, name)
+        if kind == "timm_avg":
+            c = round_to(avg, dtype)
+            cfg = {"architecture": "vit_tiny_patch8_32", "num_classes": K, "num_features": D,
+                   "global_pool": "avg", "pretrained_cfg": timm_pc, "label_names": LABELS}
+            sd = {k: v for k, v in to_timm(avg).items() if not k.startswith("norm.")}
+            sd["fc_norm.weight"], sd["fc_norm.bias"] = avg["fc_norm_w"], avg["fc_norm_b"]
+            save_dir(path, sd, dtype, cfg)
+            n_prefix, two, pool, prep = 1, False, "avg", lambda im: timm_input(im, timm_pc)
+        elif kind == "timm_avgnorm":  # avg pooling after the final norm, no fc_norm
+            c = round_to(base, dtype)
+            cfg = {"architecture": "vit_tiny_patch8_32", "num_classes": K, "num_features": D,
+                   "global_pool": "avg", "pretrained_cfg": timm_pc, "label_names": LABELS}
+            save_dir(path, to_timm(base), dtype, cfg)
+            n_prefix, two, pool, prep = 1, False, "avg", lambda im: timm_input(im, timm_pc)
+        elif kind == "hf_vit_tanh":  # tanh-approximated GELU
+            c = round_to(base, dtype)
+            cfg = dict(hf_cfg, architectures=["ViTForImageClassification"], model_type="vit", id2label=id2label,
+                       hidden_act="gelu_pytorch_tanh")
+            save_dir(path, to_hf(base, "vit", False), dtype, cfg, hf_pre)
+            n_prefix, two, act, prep = 1, False, "tanh", lambda im: hf_input(im, hf_pre)
+        elif kind == "hf_vit":
+            c = round_to(base, dtype)
+            cfg = dict(hf_cfg, architectures=["ViTForImageClassification"], model_type="vit",
+                       id2label=id2label, label2id={l: i for i, l in enumerate(LABELS)})
+            save_dir(path, to_hf(base, "vit", False), dtype, cfg, hf_pre)
+            n_prefix, two, prep = 1, False, lambda im: hf_input(im, hf_pre)
+        elif kind == "hf_deit":
+            c = round_to(deit, dtype)
+            # integer keys and values in id2label: both forms occur in the wild
+            cfg = dict(hf_cfg, architectures=["DeiTForImageClassificationWithTeacher"], model_type="deit",
+                       id2label={str(i): l for i, l in enumerate(LABELS)})
+            save_dir(path, to_hf(deit, "deit", True), dtype, cfg, deit_pre)
+            n_prefix, two, prep = 2, True, lambda im: hf_input(im, deit_pre)
+        else:
+            c = round_to(base, dtype)
+            cfg = {"architecture": "vit_tiny_patch8_32", "num_classes": K, "num_features": D,
+                   "global_pool": "token", "pretrained_cfg": timm_pc, "label_names": LABELS}
+            save_dir(path, to_timm(base), dtype, cfg)
+            n_prefix, two, prep = 1, False, lambda im: timm_input(im, timm_pc)
+        res = {}
+        for iname, im in imgs.items():
+            xi = prep(im).unsqueeze(0)
+            with torch.no_grad():
+                lg, att = forward(c, xi, 1e-6, n_prefix, two, None, pool, act)
+            a = att[:, 0]  # (L, H, T, T)
+            res[iname] = {"logits": lg[0].tolist(),
+                          "attention": a.flatten().tolist(),
+                          "input_first_values": xi.flatten()[:8].tolist(),
+                          "rollout": {f: rollout(a, f, n_prefix) for f in ("mean", "max", "min")},
+                          "attention_last_mean": row_map(a, L - 1, 0, n_prefix),
+                          "attention_first_mean": row_map(a, 0, 0, n_prefix),
+                          "query_last_mean": row_map(a, L - 1, n_prefix + QUERY[0] * (IMG // P) + QUERY[1], n_prefix)}
+            top = int(lg[0].argmax())
+            other = (top + 3) % K
+            g_top, g_other = (attention_grads(c, xi, n_prefix, two, k, pool, act) for k in (top, other))
+            res[iname]["attribution"] = {
+                "top_class": top, "other_class": other,
+                "grad_top": g_top.flatten().tolist(),
+                "map_top": attribution(a, g_top, n_prefix, pool),
+                "map_other": attribution(a, g_other, n_prefix, pool)}
+        expected["models"][name] = {"n_prefix": n_prefix, "tokens": (IMG // P) ** 2 + n_prefix,
+                                    "layers": L, "heads": H, "images": res}
+        print(f"wrote {path}")
     with open(os.path.join(out, "expected.json"), "w") as f:
         json.dump(expected, f)
     print(f"wrote {os.path.join(out, 'expected.json')}")

@@ -82,9 +82,13 @@ AttentionMap attribution(const Tensor& att, const Tensor& grad, const TokenLayou
         throw ArgumentError("attention gradient must match the attention " + shape_str(att.shape()) + ", got " +
                             shape_str(grad.shape()));
     const int64_t L = att.dim(0), H = att.dim(1), T = att.dim(2), TT = T * T;
-    // Only row 0 of R is read: r = e_0 (I + Abar_{L-1}) ... (I + Abar_0), T^2 work per layer.
+    // Only the readout row of R is formed: r = u (I + Abar_{L-1}) ... (I + Abar_0),
+    // u = e_0 or the mean of the patch rows; T^2 work per layer.
     std::vector<double> r(T, 0.0), abar(TT);
-    r[0] = 1.0;
+    if (lay.patch_mean_readout)
+        for (int64_t t = lay.n_prefix; t < T; ++t) r[t] = 1.0 / double(T - lay.n_prefix);
+    else
+        r[0] = 1.0;
     for (int64_t l = L - 1; l >= 0; --l) {
         std::fill(abar.begin(), abar.end(), 0.0);
         for (int64_t h = 0; h < H; ++h) {

@@ -30,7 +30,9 @@ MapMethod parse_map_method(const std::string& s) {
 bool needs_gradients(const MapSpec& s) { return s.method == MapMethod::Attribution;
 }
 
-TokenLayout token_layout(const ModelSpec& m) { return TokenLayout{m.n_prefix, m.grid_h(), m.grid_w()}; }
+TokenLayout token_layout(const ModelSpec& m) {
+    return TokenLayout{m.n_prefix, m.grid_h(), m.grid_w(), m.global_pool == "avg"};
+}
 
 void validate(const MapSpec& s, const ModelSpec& m) {
     const std::string L = std::to_string(m.layers), H = std::to_string(m.heads);

@@ -21,6 +21,7 @@ const char* fusion_name(Fusion f);
 struct TokenLayout {
     int n_prefix = 1;
     int grid_h = 0, grid_w = 0;
+    bool patch_mean_readout = false;  // the head reads the mean of the patch tokens (avg pooling)
 };
 
 struct AttentionMap {
@@ -38,7 +39,9 @@ AttentionMap rollout(const Tensor& att, const TokenLayout& lay, Fusion fusion = 
 // Class-specific attribution (Chefer, Gur, Wolf, ICCV 2021): with A_l one
 // image's attention (L, H, T, T) and dA_l = d logit_c / d A_l (`grad`, the
 // same shape, from Encoder::attention_gradients), Abar_l = mean over heads of
-// max(0, dA_l * A_l); R = I; R = R + Abar_l R for l = 0 .. L-1; map = R[0, patches].
+// max(0, dA_l * A_l); R = I; R = R + Abar_l R for l = 0 .. L-1; map = R[0, patches],
+// the class token's row, or with lay.patch_mean_readout the mean of the
+// patch rows (what an average-pooling head reads).
 AttentionMap attribution(const Tensor& att, const Tensor& grad, const TokenLayout& lay);
 
 // Row `query_token` of one layer's attention (head >= 0, or heads fused),
