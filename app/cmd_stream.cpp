@@ -230,6 +230,9 @@ int cmd_stream(int argc, char** argv) {
     StreamOptions& so = a.so;
     if (a.explain == "none") so.map.reset();
     else so.map->method = parse_map_method(a.explain);
+    const ClassifierOptions copt = mo.classifier_options();
+    if (so.map && needs_gradients(*so.map) && copt.precision != Precision::F32)
+        throw UsageError("--explain attribution runs the model in f32; drop --precision bf16");
     so.style.colormap = parse_colormap(a.colormap);
     so.style.alpha = a.alpha;
     so.pace_files = !a.no_pace;
@@ -241,7 +244,7 @@ int cmd_stream(int argc, char** argv) {
     SignalGuard signals;
     StreamOutputs outputs(a);
 
-    Classifier clf(mo.resolve(), mo.classifier_options());
+    Classifier clf(mo.resolve(), copt);
     so.top_k = std::min(so.top_k, clf.spec().num_classes);
     StreamEngine engine(a.source, so);
     if (g_interrupted) engine.stop();  // Ctrl-C during the model load

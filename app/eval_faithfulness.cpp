@@ -56,6 +56,15 @@ CleanPass clean_pass(Classifier& clf, const Tensor& patches, bool gradients) {
     return c;
 }
 
+// The clean pass's share of a method's time: none for random; the forward
+// alone for rollout and attention, even when the pass also ran a backward
+// for attribution, which gets the whole pass.
+double clean_seconds(const std::string& method, const CleanPass& c, double clean_s, bool gradients) {
+    if (method == "random") return 0.0;
+    if (method == "attribution" || !gradients) return clean_s;
+    return c.att.forward_ms / 1000.0;
+}
+
 std::vector<int> ranking_for(const std::string& method, const CleanPass& c, const ModelSpec& s, size_t image) {
     if (method == "random") return random_ranking(s.patches(), image);
     MapSpec spec;
@@ -116,7 +125,7 @@ int run_faithfulness(Classifier& clf, const EvalSet& set, const FaithfulnessOpti
             const std::vector<int> order = ranking_for(o.methods[m], c, s, i);
             const FaithfulnessCurves f = deletion_insertion(clf.encoder(), patches.data(), order, c.cls, steps, o.batch);
             MethodTotals& t = totals[m];
-            t.seconds += now_seconds() - t0 + (o.methods[m] == "random" ? 0.0 : clean_s);
+            t.seconds += now_seconds() - t0 + clean_seconds(o.methods[m], c, clean_s, gradients);
             t.deletion += f.deletion_auc;
             t.insertion += f.insertion_auc;
             ++t.images;

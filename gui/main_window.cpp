@@ -599,8 +599,7 @@ QString MainWindow::mapCaption() const {
         const int row = explained_row_.value_or(0);
         return tr("Why %1 (class %2): attention weighted by the gradient of its logit. Click another top-5 row "
                   "to explain that class.")
-            .arg(top_labels_[size_t(row)]->text())
-            .arg(top_indices_[size_t(row)]);
+            .arg(top_labels_[size_t(row)]->text(), QString::number(top_indices_[size_t(row)]));
     }
     return tr("Click a patch to see where it looks.");
 }

@@ -201,7 +201,7 @@ std::shared_ptr<Backward> make_backward(Encoder::Impl& m, const ModelSpec& s) {
 Tensor& sized(Tensor& t, std::vector<int64_t> shape) {
     int64_t n = 1;
     for (int64_t d : shape) n *= d;
-    if (t.numel() == n) t.reshape(std::move(shape));
+    if (t.numel() == n && !t.borrowed()) t.reshape(std::move(shape));  // a view is never written through
     else t = Tensor::uninitialized(std::move(shape));
     return t;
 }
@@ -353,14 +353,14 @@ void Encoder::attention_gradients(const float* patches, int B, int* classes, flo
     const ModelSpec& s = spec_;
     const int64_t L = s.layers, T = s.tokens(), H = s.heads, M = int64_t(B) * T, K = s.num_classes;
     const auto t0 = std::chrono::steady_clock::now();
+    for (int b = 0; b < B; ++b)  // before anything is overwritten
+        if (classes[b] < -1 || classes[b] >= K)
+            throw ArgumentError("class " + std::to_string(classes[b]) + " is out of range: the model has " +
+                                std::to_string(K) + " classes (0.." + std::to_string(K - 1) + ", or -1 for the top-1)");
     record_forward(m, bk, s, patches, B, logits, out);
     const auto t1 = std::chrono::steady_clock::now();
-    for (int b = 0; b < B; ++b) {
+    for (int b = 0; b < B; ++b)
         if (classes[b] < 0) classes[b] = int(std::max_element(logits + b * K, logits + (b + 1) * K) - (logits + b * K));
-        if (classes[b] >= K)
-            throw ArgumentError("class " + std::to_string(classes[b]) + " is out of range: the model has " +
-                                std::to_string(K) + " classes (0.." + std::to_string(K - 1) + ")");
-    }
     sized(out.grad, {L, B, H, T, T});
     Tensor dX = Tensor::uninitialized({M, s.hidden});
     Grads g(s, B);

@@ -69,6 +69,13 @@ FaithfulnessCurves deletion_insertion(Encoder& enc, const float* patches, const 
     const int64_t per_patch = s.patch_dim(), per_image = int64_t(N) * per_patch;
     if (int(order.size()) != N)
         throw ArgumentError("ranking has " + std::to_string(order.size()) + " patches, the model " + std::to_string(N));
+    std::vector<char> seen(size_t(N), 0);
+    for (int i : order) {
+        if (i < 0 || i >= N || seen[size_t(i)])
+            throw ArgumentError("ranking must list each of the " + std::to_string(N) + " patches once; " +
+                                std::to_string(i) + (i < 0 || i >= N ? " is out of range" : " comes twice"));
+        seen[size_t(i)] = 1;
+    }
     if (steps < 1 || steps > N)
         throw ArgumentError("steps must be in [1, " + std::to_string(N) + "], got " + std::to_string(steps));
     if (cls < 0 || cls >= K)

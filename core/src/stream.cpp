@@ -211,7 +211,7 @@ struct StageTable {
         capture.add(r.times.capture);
         preprocess.add(r.times.preprocess);
         encoder.add(r.times.encoder);
-        if (with_backward) backward.add(r.times.backward);
+        if (with_backward && r.times.backward > 0) backward.add(r.times.backward);  // frames with a new map
         maps.add(r.times.maps);
         render.add(r.times.render);
         latency.add(r.latency_ms);

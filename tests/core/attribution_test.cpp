@@ -107,6 +107,6 @@ TEST(Attribution, ClassOutOfRangeNamesTheRange) {
         clf.explain_class(decode_image(fixture("images/img0.png")), 7);
         FAIL() << "no error";
     } catch (const ArgumentError& e) {
-        EXPECT_STREQ(e.what(), "class 7 is out of range: the model has 7 classes (0..6)");
+        EXPECT_STREQ(e.what(), "class 7 is out of range: the model has 7 classes (0..6, or -1 for the top-1)");
     }
 }

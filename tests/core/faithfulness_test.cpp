@@ -102,6 +102,12 @@ TEST(Faithfulness, ClosedFormOnAModelThatReadsOnePatch) {
     ASSERT_EQ(right[0], kPatch);
     std::vector<int> wrong(right.rbegin(), right.rend());
 
+    std::vector<int> twice = right;
+    twice[1] = twice[0];
+    EXPECT_THROW(deletion_insertion(enc, x.data(), twice, cls, 4), ArgumentError);
+    std::vector<int> outside = right;
+    outside[2] = N;
+    EXPECT_THROW(deletion_insertion(enc, x.data(), outside, cls, 4), ArgumentError);
     for (int steps : {N, 4}) {
         const double n = steps;  // the patch leaves (or arrives) at the first step, or at the last
         FaithfulnessCurves good = deletion_insertion(enc, x.data(), right, cls, steps, 7);

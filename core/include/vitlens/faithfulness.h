@@ -31,7 +31,8 @@ struct FaithfulnessCurves {
 };
 
 // patches: one image, (N, C*P*P) as patchify() writes it (normalised, so 0
-// is the mean colour); order: the N patch indices, most important first;
+// is the mean colour); order: the N patch indices, most important first
+// (a permutation of 0..N-1, else ArgumentError);
 // cls: the class followed; steps in [1, N]. The 2 (steps + 1) inputs go
 // through `enc` in batches of at most max_batch.
 FaithfulnessCurves deletion_insertion(Encoder& enc, const float* patches, const std::vector<int>& order, int cls,
