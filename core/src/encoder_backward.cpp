@@ -161,13 +161,7 @@ void softmax_backward(const float* A, const float* dA, float* dS, int64_t R, int
     for (int64_t r = 0; r < R; ++r) {
         const float* a = A + r * T;
         const float* g = dA + r * T;
-        float lane[8] = {};
-        int64_t k = 0;
-        for (; k + 8 <= T; k += 8)
-            for (int j = 0; j < 8; ++j) lane[j] += a[k + j] * g[k + j];
-        float dot = 0;
-        for (; k < T; ++k) dot += a[k] * g[k];
-        for (float v : lane) dot += v;
+        const float dot = float(lane_dot(a, g, T));
         float* o = dS + r * T;
         for (int64_t j = 0; j < T; ++j) o[j] = a[j] * (g[j] - dot);
     }

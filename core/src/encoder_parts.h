@@ -213,19 +213,21 @@ struct Plan {
     bool bf16 = false;
 };
 
-// L2 norm of each of the M rows of x (M, D): 16 float lanes, then summed in double.
+// a . b over n floats: 16 float lanes (vectorised), the tail and the lanes summed in double.
+inline double lane_dot(const float* a, const float* b, int64_t n) {
+    float lane[16] = {};
+    int64_t k = 0;
+    for (; k + 16 <= n; k += 16)
+        for (int j = 0; j < 16; ++j) lane[j] += a[k + j] * b[k + j];
+    double acc = 0;
+    for (; k < n; ++k) acc += double(a[k]) * b[k];
+    for (float v : lane) acc += v;
+    return acc;
+}
+
+// L2 norm of each of the M rows of x (M, D).
 inline void row_norms(const float* x, int64_t M, int64_t D, float* out) {
-    for (int64_t r = 0; r < M; ++r) {
-        const float* row = x + r * D;
-        float lane[16] = {};
-        int64_t k = 0;
-        for (; k + 16 <= D; k += 16)
-            for (int j = 0; j < 16; ++j) lane[j] += row[k + j] * row[k + j];
-        double acc = 0;
-        for (; k < D; ++k) acc += double(row[k]) * row[k];
-        for (float v : lane) acc += v;
-        out[r] = static_cast<float>(std::sqrt(acc));
-    }
+    for (int64_t r = 0; r < M; ++r) out[r] = static_cast<float>(std::sqrt(lane_dot(x + r * D, x + r * D, D)));
 }
 
 class StageClock {

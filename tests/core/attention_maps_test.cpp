@@ -6,21 +6,12 @@
 
 #include <cmath>
 
+#include "expect_map.h"
 #include "test_support.h"
 #include "vitlens/classifier.h"
 
 using namespace vitlens;
 using namespace vitlens::test;
-
-namespace {
-
-void expect_map(const AttentionMap& m, const nlohmann::json& want, const std::string& what) {
-    auto v = want.get<std::vector<float>>();
-    ASSERT_EQ(v.size(), m.values.size()) << what;
-    for (size_t i = 0; i < v.size(); ++i) EXPECT_NEAR(m.values[i], v[i], 1e-4) << what << " cell " << i;
-}
-
-}  // namespace
 
 // Maps computed from the encoder's attention match the PyTorch reference maps.
 TEST(AttentionMaps, ParityWithReference) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "expect_map.h"
 #include "test_support.h"
 #include "vitlens/attention_maps.h"
 #include "vitlens/classifier.h"
@@ -27,11 +28,6 @@ void expect_close(const Tensor& got, const std::vector<float>& want, const std::
     EXPECT_LE(worst, 1e-4f * scale) << what << ": max |diff| " << worst << ", largest value " << scale;
 }
 
-void expect_map(const AttentionMap& m, const nlohmann::json& want, const std::string& what) {
-    auto v = want.get<std::vector<float>>();
-    ASSERT_EQ(v.size(), m.values.size()) << what;
-    for (size_t i = 0; i < v.size(); ++i) EXPECT_NEAR(m.values[i], v[i], 1e-4) << what << " cell " << i;
-}
 
 }  // namespace
 
