@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "vitlens/errors.h"
+#include "vitlens/pos_embed.h"
 
 namespace vitlens {
 
@@ -16,17 +17,32 @@ struct Names {
     // Inside a block (after "<block_prefix><l>."); each gets ".weight" / ".bias".
     std::string ln1 = "layernorm_before", proj = "attention.output.dense", ln2 = "layernorm_after",
                 fc1 = "intermediate.dense", fc2 = "output.dense";
+    std::string ls1, ls2;  // LayerScale vectors (D), when the family has them
 };
 
-Names names_for(const ModelSpec& s) {
+// A model saved on its own (ViTModel, Dinov2Model) has no "vit." / "dinov2."
+// prefix; one saved inside a classifier has.
+std::string hf_root(const SafeTensors& st, const std::string& root) {
+    return st.contains(root + "embeddings.cls_token") || !st.contains("embeddings.cls_token") ? root : "";
+}
+
+Names names_for(const ModelSpec& s, const SafeTensors& st) {
     Names n;
     if (s.naming == Naming::Timm) {
         n = {"cls_token", "dist_token", "reg_token", "pos_embed", "patch_embed.proj.weight", "patch_embed.proj.bias",
              "norm", "fc_norm", "head", "head_dist", "blocks.", true,
-             "norm1", "attn.proj", "norm2", "mlp.fc1", "mlp.fc2"};
+             "norm1", "attn.proj", "norm2", "mlp.fc1", "mlp.fc2", "ls1.gamma", "ls2.gamma"};
         return n;
     }
-    std::string root = s.naming == Naming::HfVit ? "vit." : "deit.";
+    const std::string root = hf_root(st, s.naming == Naming::HfVit ? "vit." : s.naming == Naming::HfDeit ? "deit." : "dinov2.");
+    if (s.naming == Naming::HfDinov2) {
+        n.ln1 = "norm1";
+        n.ln2 = "norm2";
+        n.fc1 = "mlp.fc1";
+        n.fc2 = "mlp.fc2";
+        n.ls1 = "layer_scale1.lambda1";
+        n.ls2 = "layer_scale2.lambda1";
+    }
     n.cls = root + "embeddings.cls_token";
     n.dist = root + "embeddings.distillation_token";
     n.pos = root + "embeddings.position_embeddings";
@@ -42,8 +58,8 @@ Names names_for(const ModelSpec& s) {
 }  // namespace
 
 EncoderWeights load_top_weights(const SafeTensors& st, const ModelSpec& s, Borrow borrow) {
-    const int64_t D = s.hidden, K = s.num_classes, T = s.tokens(), C = s.channels, P = s.patch;
-    Names n = names_for(s);
+    const int64_t D = s.hidden, K = s.num_classes, C = s.channels, P = s.patch;
+    Names n = names_for(s, st);
     EncoderWeights w;
     auto get = [&](const std::string& name, std::vector<int64_t> shape) {
         return borrow == Borrow::Views ? st.view_f32(name, shape) : st.to_f32(name, shape);
@@ -68,8 +84,11 @@ EncoderWeights load_top_weights(const SafeTensors& st, const ModelSpec& s, Borro
         throw ModelError(st.path() + ": found " + std::to_string(row) + " prefix tokens, config implies " +
                          std::to_string(s.n_prefix));
 
-    w.pos = get(n.pos, {1, T, D});
-    w.pos.reshape({T, D});
+    const auto& ps = st.info(n.pos).shape;
+    if (ps.size() != 3 || ps[0] != 1 || ps[2] != D)
+        throw ModelError(st.path() + ": tensor '" + n.pos + "' has shape " + shape_str(ps) + ", expected [1, tokens, " +
+                         std::to_string(D) + "]");
+    w.pos = position_embedding(st.view_f32(n.pos, ps), s, st.path() + ": tensor '" + n.pos + "'");
 
     if (s.naming == Naming::Timm && s.fc_norm) {
         w.fc_norm_w = get(n.fc_norm + ".weight", {D});
@@ -79,7 +98,8 @@ EncoderWeights load_top_weights(const SafeTensors& st, const ModelSpec& s, Borro
         w.norm_w = get(n.norm + ".weight", {D});
         w.norm_b = get(n.norm + ".bias", {D});
     }
-    w.head_w = get(n.head + ".weight", {K, D});
+    if (!s.has_head()) return w;
+    w.head_w = get(n.head + ".weight", {K, s.head_in()});
     w.head_b = get(n.head + ".bias", {K});
     if (s.distilled_heads) {
         w.head2_w = get(n.head2 + ".weight", {K, D});
@@ -88,9 +108,25 @@ EncoderWeights load_top_weights(const SafeTensors& st, const ModelSpec& s, Borro
     return w;
 }
 
+namespace {
+
+// W (out, in) and b (out) scaled row-wise by gamma (out), into owned copies.
+void fold_scale(Tensor& W, Tensor& b, const Tensor& gamma) {
+    Tensor w2(W), b2(b);  // copies own their data, even of a view
+    const int64_t out = W.dim(0), in = W.dim(1);
+    for (int64_t r = 0; r < out; ++r) {
+        for (int64_t c = 0; c < in; ++c) w2[r * in + c] *= gamma[r];
+        b2[r] *= gamma[r];
+    }
+    W = std::move(w2);
+    b = std::move(b2);
+}
+
+}  // namespace
+
 BlockWeights load_block_weights(const SafeTensors& st, const ModelSpec& s, int l, Borrow borrow) {
     const int64_t D = s.hidden, I = s.mlp;
-    Names n = names_for(s);
+    Names n = names_for(s, st);
     auto get = [&](const std::string& name, std::vector<int64_t> shape) {
         return borrow == Borrow::Views ? st.view_f32(name, shape) : st.to_f32(name, shape);
     };
@@ -124,10 +160,15 @@ BlockWeights load_block_weights(const SafeTensors& st, const ModelSpec& s, int l
     b.fc2_w = get(p + n.fc2 + ".weight", {D, I});
     b.fc2_b = get(p + n.fc2 + ".bias", {D});
     if (n.fused_qkv)
-        for (const char* extra : {"ls1.gamma", "ls2.gamma", "attn.q_norm.weight", "norm1.scale"})
+        for (const char* extra : {"attn.q_norm.weight", "norm1.scale", "attn.norm.weight", "mlp.norm.weight"})
             if (st.contains(p + extra))
-                throw ModelError(st.path() + ": tensor '" + p + extra +
-                                 "' (layer scale / qk-norm) is not supported by this encoder");
+                throw ModelError(st.path() + ": tensor '" + p + extra + "' (qk-norm / scale-norm) is not supported by this encoder");
+    if (!n.ls1.empty() && st.contains(p + n.ls1)) {  // x + gamma * (W h + b) == x + (diag(gamma) W) h + gamma b
+        fold_scale(b.proj_w, b.proj_b, get(p + n.ls1, {D}));
+        fold_scale(b.fc2_w, b.fc2_b, get(p + n.ls2, {D}));
+    } else if (s.layer_scale) {
+        throw ModelError(st.path() + ": tensor '" + p + n.ls1 + "' is missing (the model has LayerScale)");
+    }
     return b;
 }
 

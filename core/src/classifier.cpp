@@ -35,14 +35,19 @@ int default_thread_count() {
 
 void set_thread_count(int n) { omp_set_num_threads(std::max(1, n)); }
 
-Prediction make_prediction(const float* logits, int K, const std::vector<std::string>& labels, int top_k) {
+Prediction make_prediction(const float* logits, int K, const std::vector<std::string>& labels, int top_k,
+                           bool multi_label) {
     Prediction p;
     p.logits.assign(logits, logits + K);
     p.probs.resize(K);
-    float mx = *std::max_element(logits, logits + K);
-    double sum = 0;
-    for (int i = 0; i < K; ++i) sum += (p.probs[i] = std::exp(logits[i] - mx));
-    for (float& v : p.probs) v = static_cast<float>(v / sum);
+    if (multi_label) {
+        for (int i = 0; i < K; ++i) p.probs[i] = static_cast<float>(1.0 / (1.0 + std::exp(-double(logits[i]))));
+    } else {
+        float mx = *std::max_element(logits, logits + K);
+        double sum = 0;
+        for (int i = 0; i < K; ++i) sum += (p.probs[i] = std::exp(logits[i] - mx));
+        for (float& v : p.probs) v = static_cast<float>(v / sum);
+    }
     std::vector<int> idx(K);
     for (int i = 0; i < K; ++i) idx[i] = i;
     int k = std::clamp(top_k, 0, K);
@@ -63,6 +68,8 @@ Classifier::Classifier(const std::string& dir, ClassifierOptions opt) {
     // reordered weights plus about one block of the file.
     SafeTensors st = open_checkpoint(dir);
     spec_ = read_model_spec(dir, st);
+    if (opt.input_h > 0 || opt.input_w > 0)
+        set_input_size(spec_, opt.input_h > 0 ? opt.input_h : opt.input_w, opt.input_w > 0 ? opt.input_w : opt.input_h);
     {
         EncoderWeights top = load_top_weights(st, spec_, Borrow::Views);
         encoder_ = std::make_unique<Encoder>(
@@ -81,13 +88,27 @@ Classifier::~Classifier() = default;
 
 std::vector<Prediction> Classifier::classify_patches(const float* patches, int B, int top_k,
                                                      AttentionCapture* capture) {
+    if (!spec_.has_head())
+        throw ModelError(spec_.dir + ": the model has no classifier head (a backbone, " + spec_.architecture +
+                         "): it cannot classify; use `vitlens embed` for its features, or `vitlens explain` for "
+                         "the class-agnostic maps");
+    return run(patches, B, top_k, capture, nullptr);
+}
+
+std::vector<Prediction> Classifier::embed_patches(const float* patches, int B, Features& f, int top_k) {
+    return run(patches, B, top_k, nullptr, &f);
+}
+
+std::vector<Prediction> Classifier::run(const float* patches, int B, int top_k, AttentionCapture* capture, Features* f) {
     set_thread_count(threads_);
-    std::vector<float> logits(size_t(B) * spec_.num_classes);
-    encoder_->forward(patches, B, logits.data(), capture);
+    const int K = spec_.num_classes;
+    std::vector<float> logits(size_t(B) * K);
+    encoder_->forward(patches, B, K ? logits.data() : nullptr, capture, f);
     std::vector<Prediction> out;
     out.reserve(B);
     for (int b = 0; b < B; ++b)
-        out.push_back(make_prediction(logits.data() + size_t(b) * spec_.num_classes, spec_.num_classes, spec_.labels, top_k));
+        out.push_back(K ? make_prediction(logits.data() + size_t(b) * K, K, spec_.labels, top_k, spec_.multi_label)
+                        : Prediction{});
     return out;
 }
 
@@ -106,7 +127,7 @@ Explained Classifier::explain(const cv::Mat& rgb, int top_k) {
     Explained e;
     Tensor patches = prepare_image(rgb, spec_, &e.geometry);
     AttentionCapture cap;
-    e.prediction = classify_patches(patches.data(), 1, top_k, &cap).front();
+    e.prediction = run(patches.data(), 1, top_k, &cap, nullptr).front();
     const int64_t L = spec_.layers, H = spec_.heads, T = spec_.tokens();
     cap.attention.reshape({L, H, T, T});
     cap.token_norms.reshape({L, T});
@@ -119,7 +140,7 @@ Prediction Classifier::attribute_patches(const float* patches, int& cls, int top
     set_thread_count(threads_);
     std::vector<float> logits(size_t(spec_.num_classes));
     encoder_->attention_gradients(patches, 1, &cls, logits.data(), g);
-    return make_prediction(logits.data(), spec_.num_classes, spec_.labels, top_k);
+    return make_prediction(logits.data(), spec_.num_classes, spec_.labels, top_k, spec_.multi_label);
 }
 
 Explained Classifier::explain_class(const cv::Mat& rgb, int cls, int top_k) {

@@ -45,10 +45,11 @@ Encoder::Encoder(const ModelSpec& spec, const EncoderWeights& w, const BlockLoad
         b.fc1 = Linear(m.eng, m.strm, bw.fc1_w, bw.fc1_b, gelu, precision);
         b.fc2 = Linear(m.eng, m.strm, bw.fc2_w, bw.fc2_b, Linear::Post::Residual, precision);
     }
-    if (!w.norm_w.empty()) m.norm = m.ln.params(w.norm_w, w.norm_b);
+    m.has_norm = !w.norm_w.empty();
+    if (m.has_norm) m.norm = m.ln.params(w.norm_w, w.norm_b);
     if (!w.fc_norm_w.empty()) m.fc_norm = m.ln.params(w.fc_norm_w, w.fc_norm_b);
     // The head runs on a handful of rows: f32 keeps the logits exact at no real cost.
-    m.head = Linear(m.eng, m.strm, w.head_w, w.head_b, Linear::Post::None, Precision::F32);
+    if (spec.has_head()) m.head = Linear(m.eng, m.strm, w.head_w, w.head_b, Linear::Post::None, Precision::F32);
     if (spec.distilled_heads) m.head2 = Linear(m.eng, m.strm, w.head2_w, w.head2_b, Linear::Post::None, Precision::F32);
     m.prefix = w.prefix;
     m.pos = w.pos;
@@ -72,7 +73,7 @@ Plan detail::make_plan(dnnl::engine& eng, const ModelSpec& s, int B, Precision p
     p.scores = Tensor({B, H, T, T});
     p.pe = Tensor({B * N, D});
     p.pooled = Tensor({nh * B, D});
-    p.pooled_n = Tensor({nh * B, D});
+    p.pooled_n = Tensor({nh * B, int64_t(s.head_in())});
     p.logits2 = Tensor({int64_t(B), int64_t(s.num_classes)});
     if (bf16) {
         p.qkv16 = memory({{M, 3 * D}, dt::bf16, tag::ab}, eng);
@@ -211,49 +212,82 @@ void Encoder::Impl::mlp_block(Plan& p, const ModelSpec& spec_, int l, StageClock
     clock.mark(kMLP);
 }
 
-// Final LayerNorm and pooling (class/distillation tokens or the patch mean),
-// then the head(s); a distilled model averages its two heads.
-void Encoder::Impl::pool_and_head(Plan& p, const ModelSpec& spec_, float* logits) {
+// Final LayerNorm and pooling into p.pooled_n (nh * B, F): the class (and
+// distillation) tokens, the patch mean, or the class token and the patch
+// mean side by side.
+void Encoder::Impl::pool(Plan& p, const ModelSpec& s) {
     Impl& m = *this;
-    const ModelSpec& s = spec_;
     dnnl::stream& st = m.strm;
     const int B = p.B;
-    const int64_t T = s.tokens(), D = s.hidden, N = s.patches(), K = s.num_classes, np = s.n_prefix, M = B * T;
+    const int64_t T = s.tokens(), D = s.hidden, N = s.patches(), np = s.n_prefix, M = B * T, F = s.head_in();
     const int nh = s.distilled_heads ? 2 : 1;
     st.wait();
     float* x = p.x.data();
     float* pooled = p.pooled.data();
-    if (s.global_pool == "avg") {
-        const float* src = x;
-        if (!s.fc_norm) {  // norm every token, then average
-            m.ln.forward(st, x, p.h.data(), M, m.norm);
-            st.wait();
-            src = p.h.data();
+    auto patch_mean = [&](const float* src, int b, float* dst) {
+        for (int64_t k = 0; k < D; ++k) {
+            double acc = 0;
+            for (int64_t t = np; t < T; ++t) acc += src[(b * T + t) * D + k];
+            dst[k] = static_cast<float>(acc / N);
         }
-        for (int b = 0; b < B; ++b)
-            for (int64_t k = 0; k < D; ++k) {
-                double acc = 0;
-                for (int64_t t = np; t < T; ++t) acc += src[(b * T + t) * D + k];
-                pooled[b * D + k] = static_cast<float>(acc / N);
-            }
-        if (s.fc_norm) m.ln.forward(st, pooled, p.pooled_n.data(), B, m.fc_norm);
-        else std::memcpy(p.pooled_n.data(), pooled, sizeof(float) * B * D);
+    };
+    if (s.global_pool == "cls_avg" || (s.global_pool == "avg" && !s.fc_norm)) {  // every token normed first
+        m.ln.forward(st, x, p.h.data(), M, m.norm);
+        st.wait();
+        const float* h = p.h.data();
+        for (int b = 0; b < B; ++b) {
+            float* dst = p.pooled_n.data() + b * F;
+            if (s.global_pool == "cls_avg") std::memcpy(dst, h + b * T * D, sizeof(float) * D);
+            patch_mean(h, b, dst + F - D);
+        }
+    } else if (s.global_pool == "avg") {  // patches averaged, then fc_norm
+        for (int b = 0; b < B; ++b) patch_mean(x, b, pooled + b * D);
+        m.ln.forward(st, pooled, p.pooled_n.data(), B, m.fc_norm);
     } else {
         for (int h = 0; h < nh; ++h)
             for (int b = 0; b < B; ++b) std::memcpy(pooled + (h * B + b) * D, x + (b * T + h) * D, sizeof(float) * D);
         m.ln.forward(st, pooled, p.pooled_n.data(), nh * B, s.fc_norm ? m.fc_norm : m.norm);
     }
-    m.head.forward(st, p.pooled_n.data(), logits, B);
-    if (s.distilled_heads) {
-        m.head2.forward(st, p.pooled_n.data() + B * D, p.logits2.data(), B);
-        st.wait();
-        for (int64_t i = 0; i < B * K; ++i) logits[i] = 0.5f * (logits[i] + p.logits2[i]);
-    }
     st.wait();
 }
 
-void Encoder::forward(const float* patches, int B, float* logits, AttentionCapture* capture) {
+// The head(s) on the pooled rows; a distilled model averages its two heads.
+void Encoder::Impl::pool_and_head(Plan& p, const ModelSpec& s, float* logits) {
+    Impl& m = *this;
+    pool(p, s);
+    if (!s.has_head()) return;
+    const int B = p.B;
+    const int64_t K = s.num_classes;
+    m.head.forward(m.strm, p.pooled_n.data(), logits, B);
+    if (s.distilled_heads) {
+        m.head2.forward(m.strm, p.pooled_n.data() + B * s.hidden, p.logits2.data(), B);
+        m.strm.wait();
+        for (int64_t i = 0; i < B * K; ++i) logits[i] = 0.5f * (logits[i] + p.logits2[i]);
+    }
+    m.strm.wait();
+}
+
+// The normed tokens and the pooled rows (after pool()).
+void Encoder::Impl::features(Plan& p, const ModelSpec& s, Features& f) {
+    const int B = p.B;
+    const int64_t T = s.tokens(), D = s.hidden, M = B * T, F = s.head_in();
+    if (f.tokens.numel() != M * D || f.tokens.borrowed()) f.tokens = Tensor::uninitialized({B, T, D});
+    f.tokens.reshape({B, T, D});
+    if (has_norm) {
+        ln.forward(strm, p.x.data(), f.tokens.data(), M, norm);
+        strm.wait();
+    } else {
+        std::memcpy(f.tokens.data(), p.x.data(), sizeof(float) * M * D);
+    }
+    if (f.pooled.numel() != B * F || f.pooled.borrowed()) f.pooled = Tensor::uninitialized({B, F});
+    f.pooled.reshape({B, F});
+    const float* src = p.pooled_n.data();
+    for (int64_t i = 0; i < B * F; ++i) f.pooled[i] = s.distilled_heads ? 0.5f * (src[i] + src[B * D + i]) : src[i];
+}
+
+void Encoder::forward(const float* patches, int B, float* logits, AttentionCapture* capture, Features* features) {
     if (B <= 0) throw std::invalid_argument("Encoder::forward: batch size must be positive");
+    if (!logits && spec_.has_head()) throw std::invalid_argument("Encoder::forward: logits is null");
     Impl& m = *impl_;
     auto it = m.plans.find(B);
     if (it == m.plans.end()) it = m.plans.emplace(B, make_plan(m.eng, spec_, B, precision_)).first;
@@ -273,6 +307,7 @@ void Encoder::forward(const float* patches, int B, float* logits, AttentionCaptu
         }
     }
     m.pool_and_head(p, spec_, logits);
+    if (features) m.features(p, spec_, *features);
     clock.mark(kHead);
 }
 

@@ -28,7 +28,7 @@ struct BlockBack {
 
 struct Backward {
     std::vector<BlockBack> blocks;
-    Tensor head, head2;  // (K, D)
+    Tensor head, head2;  // (K, F)
     // The forward's activations, per layer: block input, QKV, block middle.
     Tensor x_in, qkv, x_mid;  // (L, M, D), (L, M, 3D), (L, M, D)
     Tensor x_last;            // (M, D): after the last block
@@ -237,18 +237,22 @@ void head_backward(Encoder::Impl& m, const Backward& bk, const ModelSpec& s, int
     const int64_t T = s.tokens(), D = s.hidden, N = s.patches(), np = s.n_prefix, M = B * T;
     const int nh = s.distilled_heads ? 2 : 1;
     std::memset(dX, 0, sizeof(float) * M * D);
-    Tensor dpooled({nh * int64_t(B), D}), pooled({nh * int64_t(B), D}), dnormed({nh * int64_t(B), D});
+    const int64_t F = s.head_in();
+    Tensor dpooled({nh * int64_t(B), D}), pooled({nh * int64_t(B), D}), dnormed({nh * int64_t(B), F});
     for (int h = 0; h < nh; ++h)  // d logit / d normed pooled row = the class's head row (halved for two heads)
         for (int b = 0; b < B; ++b) {
-            const float* w = (h == 0 ? bk.head : bk.head2).data() + int64_t(classes[b]) * D;
-            for (int64_t k = 0; k < D; ++k) dnormed[(h * B + b) * D + k] = w[k] / float(nh);
+            const float* w = (h == 0 ? bk.head : bk.head2).data() + int64_t(classes[b]) * F;
+            for (int64_t k = 0; k < F; ++k) dnormed[(h * B + b) * F + k] = w[k] / float(nh);
         }
     const float* x = bk.x_last.data();
-    if (s.global_pool == "avg" && !s.fc_norm) {  // every token normed, patches averaged
+    if (s.global_pool == "cls_avg" || (s.global_pool == "avg" && !s.fc_norm)) {  // every token normed, then pooled
         Tensor dh({M, D});
-        for (int b = 0; b < B; ++b)
+        for (int b = 0; b < B; ++b) {
+            const float* dmean = dnormed.data() + b * F + F - D;  // the patch mean's half
+            if (s.global_pool == "cls_avg") std::memcpy(dh.data() + b * T * D, dnormed.data() + b * F, sizeof(float) * D);
             for (int64_t t = np; t < T; ++t)
-                for (int64_t k = 0; k < D; ++k) dh[(b * T + t) * D + k] = dnormed[b * D + k] / float(N);
+                for (int64_t k = 0; k < D; ++k) dh[(b * T + t) * D + k] = dmean[k] / float(N);
+        }
         layer_norm_backward(m, s, x, dh.data(), dX, M, m.norm);
         m.strm.wait();
         return;
@@ -341,6 +345,9 @@ void Encoder::attention_gradients(const float* patches, int B, int* classes, flo
     if (precision_ != Precision::F32)
         throw ModelError(std::string("attention gradients (the attribution map) need the model loaded in f32, not ") +
                          precision_name(precision_));
+    if (!spec_.has_head())
+        throw ModelError(spec_.dir + ": the model has no classifier head (a backbone): there is no class logit to "
+                                     "attribute; use the class-agnostic maps (rollout, attention, query)");
     Impl& m = *impl_;
     if (!m.backward) m.backward = make_backward(m, spec_);
     Backward& bk = *m.backward;

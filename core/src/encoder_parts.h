@@ -265,6 +265,7 @@ struct Encoder::Impl {
     detail::LayerNorm ln;
     std::vector<detail::Block> blocks;
     std::pair<dnnl::memory, dnnl::memory> norm, fc_norm;
+    bool has_norm = false;  // the final LayerNorm (absent when timm has only fc_norm)
     Tensor prefix, pos;
     std::map<int, detail::Plan> plans;
     std::shared_ptr<detail::Backward> backward;  // made on the first attention_gradients()
@@ -274,6 +275,8 @@ struct Encoder::Impl {
     void attention_block(detail::Plan& p, const ModelSpec& spec, int l, bool captured, detail::StageClock& clock);
     void mlp_block(detail::Plan& p, const ModelSpec& spec, int l, detail::StageClock& clock);
     void pool_and_head(detail::Plan& p, const ModelSpec& spec, float* logits);
+    void pool(detail::Plan& p, const ModelSpec& spec);  // p.pooled_n: the head's input
+    void features(detail::Plan& p, const ModelSpec& spec, Features& f);
 };
 
 }  // namespace vitlens

@@ -31,7 +31,7 @@ bool needs_gradients(const MapSpec& s) { return s.method == MapMethod::Attributi
 }
 
 TokenLayout token_layout(const ModelSpec& m) {
-    return TokenLayout{m.n_prefix, m.grid_h(), m.grid_w(), m.global_pool == "avg"};
+    return TokenLayout{m.n_prefix, m.grid_h(), m.grid_w(), m.global_pool == "avg", m.registers};
 }
 
 void validate(const MapSpec& s, const ModelSpec& m) {
@@ -49,6 +49,9 @@ void validate(const MapSpec& s, const ModelSpec& m) {
                             " patch grid");
     if (!(s.discard >= 0.f && s.discard < 1.f))
         throw ArgumentError("discard ratio must be in [0, 1), got " + std::to_string(s.discard));
+    if (s.method == MapMethod::Attribution && !m.has_head())
+        throw ArgumentError("the attribution map explains a class logit, and " + m.architecture +
+                            " has no classifier head (a backbone): use rollout, attention or query");
     if (s.target_class < -1 || s.target_class >= m.num_classes)
         throw ArgumentError("class " + std::to_string(s.target_class) + " is out of range: the model has " +
                             std::to_string(m.num_classes) + " classes (0.." + std::to_string(m.num_classes - 1) + ")");
@@ -73,6 +76,8 @@ AttentionMap compute_map(const Tensor& att, const Tensor* grad, const TokenLayou
 }
 
 std::string token_label(int token, const TokenLayout& lay) {
+    const int first_register = lay.n_prefix - lay.registers;
+    if (token < lay.n_prefix && token >= first_register) return "reg" + std::to_string(token - first_register);
     if (token < lay.n_prefix) return "prefix" + std::to_string(token);
     const int p = token - lay.n_prefix;
     return "(" + std::to_string(p / lay.grid_w) + "," + std::to_string(p % lay.grid_w) + ")";

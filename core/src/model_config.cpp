@@ -20,6 +20,7 @@ const char* naming_name(Naming n) {
     switch (n) {
         case Naming::HfVit: return "hf-vit";
         case Naming::HfDeit: return "hf-deit";
+        case Naming::HfDinov2: return "hf-dinov2";
         case Naming::Timm: return "timm";
     }
     return "?";
@@ -54,9 +55,11 @@ std::string Preprocess::describe() const {
 
 int64_t ModelSpec::parameters() const {
     int64_t D = hidden, I = mlp, K = num_classes;
-    int64_t p = D * patch_dim() + D + int64_t(n_prefix) * D + int64_t(tokens()) * D;
+    const int64_t pos_rows = pos_grid_h > 0 ? (pos_has_prefix ? n_prefix : 0) + int64_t(pos_grid_h) * pos_grid_w : tokens();
+    int64_t p = D * patch_dim() + D + int64_t(n_prefix) * D + pos_rows * D;
     p += int64_t(layers) * (4 * D + 3 * D * D + (qkv_bias ? 3 * D : 0) + D * D + D + D * I + I + I * D + D);
-    p += 2 * D + (K * D + K) * (distilled_heads ? 2 : 1);
+    if (layer_scale) p += int64_t(layers) * 2 * D;
+    p += 2 * D + (K * head_in() + K) * (distilled_heads ? 2 : 1);
     return p;
 }
 
@@ -64,7 +67,7 @@ double ModelSpec::gflops() const {
     double N = patches(), T = tokens(), D = hidden, I = mlp;
     double macs = N * patch_dim() * D;
     macs += layers * (T * D * 3 * D + 2 * T * T * D + T * D * D + 2 * T * D * I);
-    macs += D * num_classes * (distilled_heads ? 2 : 1);
+    macs += double(head_in()) * num_classes * (distilled_heads ? 2 : 1);
     return 2 * macs / 1e9;
 }
 
@@ -242,7 +245,9 @@ void timm_tokens(ModelSpec& s, const std::string& file, const SafeTensors& w) {
         const auto& r = shape("reg_token");
         if (r.size() != 3 || r[1] < 0 || r[1] > 64) fail(w.path(), "tensor 'reg_token' has shape " + shape_str(r));
         s.n_prefix += static_cast<int>(r[1]);
+        s.registers = static_cast<int>(r[1]);
     }
+    s.layer_scale = w.contains("blocks.0.ls1.gamma");
 }
 
 void timm_pooling(ModelSpec& s, const json& j, const std::string& file, const SafeTensors& w) {
@@ -253,6 +258,8 @@ void timm_pooling(ModelSpec& s, const json& j, const std::string& file, const Sa
         fail(file, "global_pool '" + s.global_pool + "' is not supported (token, avg)");
     s.fc_norm = w.contains("fc_norm.weight");
     if (s.global_pool == "token" && s.n_prefix == 0) fail(file, "global_pool 'token' but the checkpoint has no cls_token");
+    if (s.registers > 0 && s.global_pool == "token" && !w.contains("cls_token"))
+        fail(file, "global_pool 'token' but the checkpoint has register tokens and no cls_token");
 }
 
 // pretrained_cfg.input_size ([C, H, W], default 224).
@@ -270,6 +277,23 @@ void timm_input_size(ModelSpec& s, const json& pc, const std::string& file, cons
     }
 }
 
+// Whether pos_embed has rows for the prefix tokens (timm no_embed_class:
+// DeiT III, DINOv2 have none), read from its row count on the native grid.
+void timm_pos_layout(ModelSpec& s, const SafeTensors& w) {
+    const auto& pe = w.info("pos_embed").shape;
+    s.pos_grid_h = s.patch > 0 ? s.image_h / s.patch : 0;
+    s.pos_grid_w = s.patch > 0 ? s.image_w / s.patch : 0;
+    s.pos_resample = PosResample::BicubicAntialias;
+    const int64_t cells = int64_t(s.pos_grid_h) * s.pos_grid_w;
+    if (pe.size() != 3) fail(w.path(), "tensor 'pos_embed' has shape " + shape_str(pe) + ", expected [1, tokens, D]");
+    if (pe[1] == cells) s.pos_has_prefix = false;
+    else if (pe[1] == cells + s.n_prefix) s.pos_has_prefix = true;
+    else
+        fail(w.path(), "tensor 'pos_embed' has " + std::to_string(pe[1]) + " rows; the native " +
+                           std::to_string(s.pos_grid_h) + "x" + std::to_string(s.pos_grid_w) + " patch grid needs " +
+                           std::to_string(cells) + " (no class position) or " + std::to_string(cells + s.n_prefix));
+}
+
 Interp parse_interp(const std::string& interp, const std::string& file) {
     if (interp == "bicubic") return Interp::Bicubic;
     if (interp == "bilinear") return Interp::Bilinear;
@@ -280,41 +304,37 @@ Interp parse_interp(const std::string& interp, const std::string& file) {
     fail(file, "pretrained_cfg.interpolation '" + interp + "' is not supported");
 }
 
+// timm's resize for an input of h x w: floor(size / crop_pct), keeping the
+// aspect ratio (center crop of a square), squashing, or fitting inside (border).
+void timm_resize(Preprocess& p, int h, int w) {
+    const float pct = p.crop_pct > 0 ? p.crop_pct : 1.0f;
+    const int scale_h = static_cast<int>(std::floor(h / pct));
+    const int scale_w = static_cast<int>(std::floor(w / pct));
+    p.center_crop = true;
+    p.crop_h = h;
+    p.crop_w = w;
+    p.resize_h = scale_h;
+    p.resize_w = scale_w;
+    p.edge = scale_h;
+    if (p.crop_mode == "center" || p.crop_mode.empty()) p.resize = h == w ? Preprocess::Resize::ShortestEdge : Preprocess::Resize::Exact;
+    else if (p.crop_mode == "squash") p.resize = Preprocess::Resize::Exact;
+    else p.resize = Preprocess::Resize::LongestEdge;
+    p.pad_to_crop = p.crop_mode == "border";
+}
+
 // timm's eval transform from pretrained_cfg: interpolation, crop_pct, crop_mode, mean, std.
 void timm_preprocess(ModelSpec& s, const json& pc, const std::string& file) {
     Preprocess& p = s.pre;
     p.source = "pretrained_cfg";
     p.interp = parse_interp(pc.value("interpolation", std::string("bicubic")), file);
-    float crop_pct = get_float(pc, "crop_pct", file, 0.875f);
-    if (!(crop_pct > 0.05f && crop_pct <= 4.0f)) fail(file, "pretrained_cfg.crop_pct " + std::to_string(crop_pct) + " is out of range");
-    std::string mode = pc.value("crop_mode", std::string("center"));
-    int scale_h = static_cast<int>(std::floor(s.image_h / crop_pct));
-    int scale_w = static_cast<int>(std::floor(s.image_w / crop_pct));
-    p.center_crop = true;
-    p.crop_h = s.image_h;
-    p.crop_w = s.image_w;
+    p.crop_pct = get_float(pc, "crop_pct", file, 0.875f);
+    if (!(p.crop_pct > 0.05f && p.crop_pct <= 4.0f))
+        fail(file, "pretrained_cfg.crop_pct " + std::to_string(p.crop_pct) + " is out of range");
+    p.crop_mode = pc.value("crop_mode", std::string("center"));
+    if (p.crop_mode != "center" && p.crop_mode != "squash" && p.crop_mode != "border")
+        fail(file, "pretrained_cfg.crop_mode '" + p.crop_mode + "' is not supported (center, squash, border)");
+    timm_resize(p, s.image_h, s.image_w);
     p.crop_round_half_even = true;
-    if (mode == "center") {
-        if (s.image_h == s.image_w) {
-            p.resize = Preprocess::Resize::ShortestEdge;
-            p.edge = scale_h;
-        } else {
-            p.resize = Preprocess::Resize::Exact;
-            p.resize_h = scale_h;
-            p.resize_w = scale_w;
-        }
-    } else if (mode == "squash") {
-        p.resize = Preprocess::Resize::Exact;
-        p.resize_h = scale_h;
-        p.resize_w = scale_w;
-    } else if (mode == "border") {
-        p.resize = Preprocess::Resize::LongestEdge;
-        p.resize_h = scale_h;
-        p.resize_w = scale_w;
-        p.pad_to_crop = true;
-    } else {
-        fail(file, "pretrained_cfg.crop_mode '" + mode + "' is not supported (center, squash, border)");
-    }
     p.mean = get_triple(pc, "mean", file, {0.485f, 0.456f, 0.406f});
     p.std = get_triple(pc, "std", file, {0.229f, 0.224f, 0.225f});
     // timm fills the border with [round(255 * m) for m in mean]: Python's round of a double
@@ -330,8 +350,9 @@ void fill_timm(ModelSpec& s, const json& j, const std::string& file, const SafeT
     const json empty = json::object();
     const json& pc = (j.contains("pretrained_cfg") && j["pretrained_cfg"].is_object()) ? j["pretrained_cfg"] : empty;
     timm_input_size(s, pc, file, lim);
-    int nc = get_int(j, "num_classes", file, -1, 1, lim.max_classes);
-    s.num_classes = nc;
+    timm_pos_layout(s, w);
+    // A checkpoint without head.weight is a backbone (timm num_classes=0).
+    s.num_classes = w.contains("head.weight") ? get_int(j, "num_classes", file, -1, 1, lim.max_classes) : 0;
     if (j.contains("label_names") && j["label_names"].is_array()) {
         for (const json& e : j["label_names"]) {
             if (!e.is_string()) fail(file, "'label_names' must hold strings");
@@ -341,6 +362,97 @@ void fill_timm(ModelSpec& s, const json& j, const std::string& file, const SafeT
     timm_preprocess(s, pc, file);
 }
 
+// Naming and pooling from architectures[0]; true for a model without a head.
+bool hf_architecture(ModelSpec& s, const std::string& file) {
+    const std::string& a = s.architecture;
+    if (a == "ViTForImageClassification") s.naming = Naming::HfVit;
+    else if (a == "ViTModel") { s.naming = Naming::HfVit; return true; }
+    else if (a == "DeiTForImageClassification") s.naming = Naming::HfDeit;
+    else if (a == "DeiTForImageClassificationWithTeacher") {
+        s.naming = Naming::HfDeit;
+        s.distilled_heads = true;
+    } else if (a == "Dinov2ForImageClassification") {
+        s.naming = Naming::HfDinov2;
+        s.global_pool = "cls_avg";
+    } else if (a == "Dinov2Model") {
+        s.naming = Naming::HfDinov2;
+        return true;
+    } else {
+        fail(file, "architecture '" + a +
+                       "' is not supported (ViTForImageClassification, ViTModel, DeiTForImageClassification, "
+                       "DeiTForImageClassificationWithTeacher, Dinov2ForImageClassification, Dinov2Model, "
+                       "or a timm vision_transformer config)");
+    }
+    return false;
+}
+
+// Dims, activation and LayerNorm epsilon of a Hugging Face config.
+void hf_dims(ModelSpec& s, const json& j, const std::string& file, const SpecLimits& lim) {
+    const bool dinov2 = s.naming == Naming::HfDinov2;
+    s.hidden = get_int(j, "hidden_size", file, 768, 1, lim.max_hidden);
+    s.layers = get_int(j, "num_hidden_layers", file, 12, 1, lim.max_layers);
+    s.heads = get_int(j, "num_attention_heads", file, 12, 1, lim.max_heads);
+    if (dinov2) {  // Dinov2Config: the MLP width is hidden_size x mlp_ratio, LayerScale in every block
+        if (get_bool(j, "use_swiglu_ffn", file, false))
+            fail(file, "'use_swiglu_ffn' (the SwiGLU MLP of DINOv2 giant) is not supported");
+        const float ratio = get_float(j, "mlp_ratio", file, 4.0f);
+        if (!(ratio > 0 && double(ratio) * s.hidden <= lim.max_mlp))
+            fail(file, "'mlp_ratio' " + std::to_string(ratio) + " is out of range");
+        s.mlp = static_cast<int>(s.hidden * ratio);
+        s.layer_scale = true;
+    } else {
+        s.mlp = get_int(j, "intermediate_size", file, 3072, 1, lim.max_mlp);
+    }
+    s.image_h = s.image_w = get_int(j, "image_size", file, dinov2 ? 518 : 224, 1, lim.max_image);
+    s.patch = get_int(j, "patch_size", file, dinov2 ? 14 : 16, 1, lim.max_image);
+    s.channels = get_int(j, "num_channels", file, 3, 1, 16);
+    if (s.channels != 3) fail(file, "num_channels " + std::to_string(s.channels) + " is not supported (3)");
+    s.qkv_bias = get_bool(j, "qkv_bias", file, true);
+    s.eps = get_float(j, "layer_norm_eps", file, dinov2 ? 1e-6f : 1e-12f);
+    if (!(s.eps > 0 && s.eps < 1)) fail(file, "'layer_norm_eps' must be in (0, 1)");
+    if (j.contains("hidden_act")) {
+        if (!j["hidden_act"].is_string()) fail(file, "'hidden_act' must be a string");
+        s.hidden_act = j["hidden_act"].get<std::string>();
+    }
+    s.n_prefix = s.naming == Naming::HfDeit ? 2 : 1;
+    s.pos_grid_h = s.image_h / s.patch;
+    s.pos_grid_w = s.image_w / s.patch;
+}
+
+// Classes and labels: id2label, else num_labels, else the head's rows.
+void hf_classes(ModelSpec& s, const json& j, const std::string& file, const SafeTensors* weights,
+                const SpecLimits& lim) {
+    if (j.contains("problem_type") && j["problem_type"].is_string())
+        s.multi_label = j["problem_type"].get<std::string>() == "multi_label_classification";
+    if (j.contains("id2label")) s.labels = read_id2label(j["id2label"], file, lim.max_classes);
+    if (j.contains("num_labels")) s.num_classes = get_int(j, "num_labels", file, 0, 1, lim.max_classes);
+    if (!s.labels.empty()) s.num_classes = static_cast<int>(s.labels.size());
+    if (s.num_classes == 0 && weights) {
+        std::string head = s.naming == Naming::HfDeit && s.distilled_heads ? "cls_classifier.weight" : "classifier.weight";
+        if (weights->contains(head)) {
+            const auto& hs = weights->info(head).shape;
+            if (hs.size() == 2 && hs[0] > 0 && hs[0] <= lim.max_classes) s.num_classes = static_cast<int>(hs[0]);
+        }
+    }
+    if (s.num_classes == 0) fail(file, "no 'id2label' or 'num_labels': cannot tell the number of classes");
+}
+
+void fill_hf(ModelSpec& s, const json& j, const std::string& file, const SafeTensors* weights, const SpecLimits& lim) {
+    const json& a = j["architectures"];
+    if (!a.is_array() || a.empty() || !a[0].is_string())
+        fail(file, "'architectures' must be a non-empty array of strings");
+    s.architecture = a[0].get<std::string>();
+    const bool backbone = hf_architecture(s, file);
+    hf_dims(s, j, file, lim);
+    if (!backbone) hf_classes(s, j, file, weights, lim);  // a backbone's id2label describes no head
+    // Default preprocessing of ViTImageProcessor, used without a preprocessor_config.json.
+    s.pre.resize = Preprocess::Resize::Exact;
+    s.pre.resize_h = s.image_h;
+    s.pre.resize_w = s.image_w;
+    s.pre.interp = Interp::Bilinear;
+    s.pre.source = "defaults (no preprocessor_config.json)";
+}
+
 }  // namespace
 
 ModelSpec parse_model_config(const std::string& text, const std::string& file, const SafeTensors* weights,
@@ -348,54 +460,7 @@ ModelSpec parse_model_config(const std::string& text, const std::string& file, c
     json j = parse_json(text, file);
     ModelSpec s;
     if (j.contains("architectures")) {
-        const json& a = j["architectures"];
-        if (!a.is_array() || a.empty() || !a[0].is_string())
-            fail(file, "'architectures' must be a non-empty array of strings");
-        s.architecture = a[0].get<std::string>();
-        if (s.architecture == "ViTForImageClassification") s.naming = Naming::HfVit;
-        else if (s.architecture == "DeiTForImageClassification") s.naming = Naming::HfDeit;
-        else if (s.architecture == "DeiTForImageClassificationWithTeacher") {
-            s.naming = Naming::HfDeit;
-            s.distilled_heads = true;
-        } else {
-            fail(file, "architecture '" + s.architecture +
-                           "' is not supported (ViTForImageClassification, DeiTForImageClassification, "
-                           "DeiTForImageClassificationWithTeacher, or a timm vision_transformer config)");
-        }
-        s.hidden = get_int(j, "hidden_size", file, 768, 1, lim.max_hidden);
-        s.layers = get_int(j, "num_hidden_layers", file, 12, 1, lim.max_layers);
-        s.heads = get_int(j, "num_attention_heads", file, 12, 1, lim.max_heads);
-        s.mlp = get_int(j, "intermediate_size", file, 3072, 1, lim.max_mlp);
-        int img = get_int(j, "image_size", file, 224, 1, lim.max_image);
-        s.image_h = s.image_w = img;
-        s.patch = get_int(j, "patch_size", file, 16, 1, lim.max_image);
-        s.channels = get_int(j, "num_channels", file, 3, 1, 16);
-        if (s.channels != 3) fail(file, "num_channels " + std::to_string(s.channels) + " is not supported (3)");
-        s.qkv_bias = get_bool(j, "qkv_bias", file, true);
-        s.eps = get_float(j, "layer_norm_eps", file, 1e-12f);
-        if (!(s.eps > 0 && s.eps < 1)) fail(file, "'layer_norm_eps' must be in (0, 1)");
-        if (j.contains("hidden_act")) {
-            if (!j["hidden_act"].is_string()) fail(file, "'hidden_act' must be a string");
-            s.hidden_act = j["hidden_act"].get<std::string>();
-        }
-        s.n_prefix = s.naming == Naming::HfDeit ? 2 : 1;
-        if (j.contains("id2label")) s.labels = read_id2label(j["id2label"], file, lim.max_classes);
-        if (j.contains("num_labels")) s.num_classes = get_int(j, "num_labels", file, 0, 1, lim.max_classes);
-        if (!s.labels.empty()) s.num_classes = static_cast<int>(s.labels.size());
-        // Default preprocessing of ViTImageProcessor, used without a preprocessor_config.json.
-        s.pre.resize = Preprocess::Resize::Exact;
-        s.pre.resize_h = s.image_h;
-        s.pre.resize_w = s.image_w;
-        s.pre.interp = Interp::Bilinear;
-        s.pre.source = "defaults (no preprocessor_config.json)";
-        if (s.num_classes == 0 && weights) {
-            std::string head = s.naming == Naming::HfDeit && s.distilled_heads ? "cls_classifier.weight" : "classifier.weight";
-            if (weights->contains(head)) {
-                const auto& hs = weights->info(head).shape;
-                if (hs.size() == 2 && hs[0] > 0 && hs[0] <= lim.max_classes) s.num_classes = static_cast<int>(hs[0]);
-            }
-        }
-        if (s.num_classes == 0) fail(file, "no 'id2label' or 'num_labels': cannot tell the number of classes");
+        fill_hf(s, j, file, weights, lim);
     } else if (j.contains("architecture")) {
         if (!j["architecture"].is_string()) fail(file, "'architecture' must be a string");
         s.architecture = j["architecture"].get<std::string>();
@@ -403,7 +468,7 @@ ModelSpec parse_model_config(const std::string& text, const std::string& file, c
         if (!weights) fail(file, "a timm config needs the weights to tell depth and width");
         static const std::regex vit_like("^(vit|deit|deit3)_.*");
         if (!std::regex_match(s.architecture, vit_like))
-            fail(file, "timm architecture '" + s.architecture + "' is not a vision_transformer (vit_*, deit_*)");
+            fail(file, "timm architecture '" + s.architecture + "' is not a vision_transformer (vit_*, deit_*, deit3_*)");
         fill_timm(s, j, file, *weights, lim);
     } else {
         fail(file, "neither 'architectures' (Hugging Face) nor 'architecture' (timm) is present");
@@ -476,9 +541,11 @@ Preprocess parse_preprocessor_config(const std::string& text, const std::string&
         p.mean = {0, 0, 0};
         p.std = {1, 1, 1};
     }
-    // The model input must come out at the model's size.
+    // The model input must come out at the model's size; DINOv2 runs at its
+    // processor's size (224) with the position embedding resampled from 518.
     int out_h = p.center_crop ? p.crop_h : (p.resize == Preprocess::Resize::Exact ? p.resize_h : -1);
     int out_w = p.center_crop ? p.crop_w : (p.resize == Preprocess::Resize::Exact ? p.resize_w : -1);
+    if (spec.naming == Naming::HfDinov2 && out_h > 0 && out_w > 0) return p;
     if (out_h != spec.image_h || out_w != spec.image_w)
         fail(file, "preprocessing yields " + (out_h < 0 ? std::string("a variable size") :
                                               std::to_string(out_w) + "x" + std::to_string(out_h)) +
@@ -495,8 +562,45 @@ ModelSpec read_model_spec(const std::string& dir, const SafeTensors& weights, co
         std::string pp = dir + "/preprocessor_config.json";
         std::ifstream probe(pp);
         if (probe) s.pre = parse_preprocessor_config(read_file(pp), pp, s);
+        if (s.naming == Naming::HfDinov2) {
+            const int h = s.pre.center_crop ? s.pre.crop_h : s.pre.resize_h, w = s.pre.center_crop ? s.pre.crop_w : s.pre.resize_w;
+            if (h % s.patch || w % s.patch)
+                fail(pp, "preprocessing yields " + std::to_string(w) + "x" + std::to_string(h) +
+                             ", not a multiple of patch_size " + std::to_string(s.patch));
+            s.image_h = h;
+            s.image_w = w;
+            check_dims(s, cfg_path, limits);
+        }
     }
     return s;
+}
+
+void set_input_size(ModelSpec& s, int h, int w, const SpecLimits& lim) {
+    if (h < s.patch || w < s.patch || h > lim.max_image || w > lim.max_image || h % s.patch || w % s.patch)
+        throw ArgumentError("input size " + std::to_string(h) + "x" + std::to_string(w) + " for " + s.dir +
+                            ": each side must be a multiple of the patch size " + std::to_string(s.patch) + " in [" +
+                            std::to_string(s.patch) + ", " + std::to_string(lim.max_image) + "]");
+    const int64_t tokens = int64_t(h / s.patch) * (w / s.patch) + s.n_prefix;
+    if (tokens > lim.max_tokens)
+        throw ArgumentError("input size " + std::to_string(h) + "x" + std::to_string(w) + " gives " +
+                            std::to_string(tokens) + " tokens, over the limit " + std::to_string(lim.max_tokens));
+    Preprocess& p = s.pre;
+    if (s.naming == Naming::Timm) {
+        timm_resize(p, h, w);
+    } else {
+        const double sh = double(h) / (p.center_crop ? p.crop_h : s.image_h);
+        const double sw = double(w) / (p.center_crop ? p.crop_w : s.image_w);
+        if (p.resize == Preprocess::Resize::ShortestEdge) {
+            p.edge = static_cast<int>(std::lround(p.edge * sh));
+        } else if (p.resize == Preprocess::Resize::Exact) {
+            p.resize_h = p.center_crop ? static_cast<int>(std::lround(p.resize_h * sh)) : h;
+            p.resize_w = p.center_crop ? static_cast<int>(std::lround(p.resize_w * sw)) : w;
+        }
+    }
+    p.crop_h = h;
+    p.crop_w = w;
+    s.image_h = h;
+    s.image_w = w;
 }
 
 }  // namespace vitlens

@@ -19,20 +19,52 @@ std::string fmt(const char* f, A... a) {
 
 }  // namespace
 
+namespace {
+
+std::string prefix_text(const ModelSpec& s) {
+    if (s.registers == 0) return fmt("%d prefix", s.n_prefix);
+    return fmt("%d prefix: %d class, %d registers", s.n_prefix, s.n_prefix - s.registers, s.registers);
+}
+
+std::string positions_text(const ModelSpec& s) {
+    std::string out = fmt("learned, %dx%d grid", s.pos_grid_w, s.pos_grid_h);
+    if (s.pos_grid_h != s.grid_h() || s.pos_grid_w != s.grid_w())
+        out += fmt(" resampled to %dx%d (%s)", s.grid_w(), s.grid_h(),
+                   s.pos_resample == PosResample::BicubicAntialias ? "bicubic, antialiased as timm" : "bicubic, as HF");
+    if (!s.pos_has_prefix) out += ", none for the prefix tokens";
+    return out;
+}
+
+std::string head_text(const ModelSpec& s) {
+    if (!s.has_head()) return "none: a backbone (`vitlens embed` for features; class-agnostic maps)";
+    std::string pool = s.global_pool == "cls_avg" ? "class token + patch mean" : s.global_pool;
+    return fmt("%d classes, pool %s%s%s", s.num_classes, pool.c_str(),
+               s.distilled_heads ? ", class + distillation heads averaged" : "",
+               s.multi_label ? ", multi-label (a sigmoid per class)" : "");
+}
+
+std::string maps_text(const ModelSpec& s) {
+    if (!s.has_head()) return "rollout, attention, query (no head: no attribution)";
+    return std::string("rollout, attention, query; attribution of any class (backward pass, f32)") +
+           (s.distilled_heads ? ", of the mean of both heads' logits" : "");
+}
+
+}  // namespace
+
 std::vector<std::pair<std::string, std::string>> describe(const ModelSpec& s) {
     return {
         {"architecture", s.architecture + " (" + naming_name(s.naming) + " naming)"},
-        {"input", fmt("%dx%d RGB, patch %d -> %dx%d grid, %d tokens (%d prefix)", s.image_w, s.image_h, s.patch,
-                      s.grid_w(), s.grid_h(), s.tokens(), s.n_prefix)},
-        {"encoder", fmt("%d layers, width %d, %d heads of %d, MLP %d, %s, LayerNorm eps %g%s", s.layers, s.hidden,
-                        s.heads, s.head_dim(), s.mlp, s.hidden_act.c_str(), s.eps, s.qkv_bias ? "" : ", no qkv bias")},
-        {"head", fmt("%d classes, pool %s%s", s.num_classes, s.global_pool.c_str(),
-                     s.distilled_heads ? ", class + distillation heads averaged" : "")},
+        {"input", fmt("%dx%d RGB, patch %d -> %dx%d grid, %d tokens (%s)", s.image_w, s.image_h, s.patch, s.grid_w(),
+                      s.grid_h(), s.tokens(), prefix_text(s).c_str())},
+        {"positions", positions_text(s)},
+        {"encoder", fmt("%d layers, width %d, %d heads of %d, MLP %d, %s, LayerNorm eps %g%s%s", s.layers, s.hidden,
+                        s.heads, s.head_dim(), s.mlp, s.hidden_act.c_str(), s.eps, s.qkv_bias ? "" : ", no qkv bias",
+                        s.layer_scale ? ", LayerScale" : "")},
+        {"head", head_text(s)},
         {"parameters", fmt("%lld (%.2f M)", static_cast<long long>(s.parameters()), s.parameters() / 1e6)},
         {"compute", fmt("%.3f GFLOP per image", s.gflops())},
         {"preprocessing", s.pre.describe()},
-        {"maps", std::string("rollout, attention, query; attribution of any class (backward pass, f32)") +
-                     (s.distilled_heads ? ", of the mean of both heads' logits" : "")},
+        {"maps", maps_text(s)},
     };
 }
 

@@ -106,3 +106,41 @@ TEST(ModelConfig, PreprocessorForms) {
     EXPECT_FLOAT_EQ(p.std[0], 1.f);
     EXPECT_THROW(parse_preprocessor_config(R"({"size":{"height":200,"width":200}})", "p", s), ModelError);
 }
+
+// Dinov2Config: the MLP width is hidden_size x mlp_ratio, LayerScale, and the
+// defaults of its own (patch 14, image 518, eps 1e-6); SwiGLU is refused.
+TEST(ModelConfig, Dinov2DimsAndRefusals) {
+    const std::string cfg = R"({"architectures": ["Dinov2Model"], "hidden_size": 384, "num_hidden_layers": 12,
+                               "num_attention_heads": 6, "mlp_ratio": 4})";
+    ModelSpec s = parse_model_config(cfg, "config.json", nullptr);
+    EXPECT_EQ(s.naming, Naming::HfDinov2);
+    EXPECT_EQ(s.mlp, 1536);
+    EXPECT_EQ(s.patch, 14);
+    EXPECT_EQ(s.image_h, 518);
+    EXPECT_EQ(s.pos_grid_h, 37);
+    EXPECT_FLOAT_EQ(s.eps, 1e-6f);
+    EXPECT_TRUE(s.layer_scale);
+    EXPECT_FALSE(s.has_head());
+    const std::string swiglu = R"({"architectures": ["Dinov2Model"], "use_swiglu_ffn": true})";
+    try {
+        parse_model_config(swiglu, "config.json", nullptr);
+        FAIL() << "SwiGLU accepted";
+    } catch (const ModelError& e) {
+        EXPECT_NE(std::string(e.what()).find("use_swiglu_ffn"), std::string::npos) << e.what();
+    }
+}
+
+// --input-size on a timm spec re-derives the resize from crop_pct, as timm does.
+TEST(ModelConfig, InputSizeFollowsCropPct) {
+    SafeTensors st(fixture("timm_f32/model.safetensors"));
+    ModelSpec s = read_model_spec(fixture("timm_f32"), st);
+    set_input_size(s, 48, 48);
+    EXPECT_EQ(s.grid_h(), 6);
+    EXPECT_EQ(s.pre.edge, 54);  // floor(48 / 0.875)
+    EXPECT_EQ(s.pre.crop_h, 48);
+    EXPECT_EQ(s.pos_grid_h, 4);
+    set_input_size(s, 40, 56);
+    EXPECT_EQ(s.pre.resize, Preprocess::Resize::Exact);
+    EXPECT_EQ(s.pre.resize_w, 64);
+    EXPECT_THROW(set_input_size(s, 44, 48), ArgumentError);
+}

@@ -22,6 +22,7 @@ struct TokenLayout {
     int n_prefix = 1;
     int grid_h = 0, grid_w = 0;
     bool patch_mean_readout = false;  // the head reads the mean of the patch tokens (avg pooling)
+    int registers = 0;                // the last `registers` prefix tokens are registers (labelled reg0..)
 };
 
 struct AttentionMap {

@@ -21,6 +21,7 @@ namespace vitlens {
 struct ClassifierOptions {
     Precision precision = Precision::F32;
     int threads = 0;  // 0: one per physical core
+    int input_h = 0, input_w = 0;  // 0: the model's own size; else see set_input_size()
 };
 
 struct TopEntry {
@@ -31,7 +32,7 @@ struct TopEntry {
 
 struct Prediction {
     std::vector<float> logits;  // (K)
-    std::vector<float> probs;   // (K) softmax of logits
+    std::vector<float> probs;   // (K) softmax of logits; sigmoid of each for a multi-label model
     std::vector<TopEntry> top;  // best first
 };
 
@@ -58,14 +59,17 @@ public:
 
     // Classifies 8-bit RGB images (any size) as one batch; top_k entries each.
     std::vector<Prediction> classify(const std::vector<cv::Mat>& rgb, int top_k = 5);
-    // Patches already prepared: (B, N, C*P*P).
+    // Patches already prepared: (B, N, C*P*P). A model without a head
+    // (a backbone) throws ModelError pointing to `vitlens embed`.
     std::vector<Prediction> classify_patches(const float* patches, int B, int top_k = 5,
                                              AttentionCapture* capture = nullptr);
+    // Features of patches (B, N, C*P*P), any model; predictions too when it has a head.
+    std::vector<Prediction> embed_patches(const float* patches, int B, Features& out, int top_k = 5);
     // Patches of one image, (1, N, C*P*P): the prediction, and in `g` the
     // attention, token norms and d logit[cls] / d attention (batch 1).
     // cls -1 means the top-1 class and is replaced by it.
     Prediction attribute_patches(const float* patches, int& cls, int top_k, AttentionGradients& g);
-    // One image with attention and token norms.
+    // One image with attention and token norms (a backbone: no prediction).
     Explained explain(const cv::Mat& rgb, int top_k = 5);
     // The same, plus the gradient of class `cls`'s logit (-1: the top-1
     // class) with respect to the attention (Encoder::attention_gradients).
@@ -74,14 +78,17 @@ public:
     Explained explain_for(const cv::Mat& rgb, const MapSpec& map, int top_k = 5);
 
 private:
+    std::vector<Prediction> run(const float* patches, int B, int top_k, AttentionCapture* capture, Features* f);
+
     ModelSpec spec_;
     std::unique_ptr<Encoder> encoder_;
     double load_seconds_ = 0;
     int threads_ = 1;
 };
 
-// Numerically stable softmax + top-k of one logit row.
-Prediction make_prediction(const float* logits, int K, const std::vector<std::string>& labels, int top_k);
+// Numerically stable softmax (or, multi_label, a sigmoid per class) + top-k of one logit row.
+Prediction make_prediction(const float* logits, int K, const std::vector<std::string>& labels, int top_k,
+                           bool multi_label = false);
 
 // Physical cores (falls back to logical CPUs).
 int default_thread_count();

@@ -33,6 +33,12 @@ struct AttentionCapture {
     Tensor token_norms;  // (L, B, T): L2 norm of each token after each block
 };
 
+// The model's features, for embeddings (F = the head's input width, D or 2D).
+struct Features {
+    Tensor tokens;  // (B, T, D): the last block's output after the final LayerNorm (raw when the model has only an fc_norm)
+    Tensor pooled;  // (B, F): what the head reads (a distilled model: the mean of its two tokens, F = D)
+};
+
 // What attention_gradients() hands back.
 struct AttentionGradients : AttentionCapture {  // attention (L, B, H, T, T), token_norms (L, B, T)
     Tensor grad;  // (L, B, H, T, T): d logit[b, class_b] / d attention, the logit before softmax
@@ -59,11 +65,14 @@ public:
     Encoder(const Encoder&) = delete;
     Encoder& operator=(const Encoder&) = delete;
 
-    // patches: (B, N, C*P*P) as written by patchify(); logits: (B, K).
+    // patches: (B, N, C*P*P) as written by patchify(); logits: (B, K), may
+    // be null for a model without a head (spec().has_head() false).
     // With `capture`, its tensors are (re)shaped and filled, reusing their
     // storage when the element count is unchanged (callers may reshape them
-    // in between); without, no attention copies are made.
-    void forward(const float* patches, int B, float* logits, AttentionCapture* capture = nullptr);
+    // in between); without, no attention copies are made. With `features`,
+    // its tensors are (re)shaped and filled likewise.
+    void forward(const float* patches, int B, float* logits, AttentionCapture* capture = nullptr,
+                 Features* features = nullptr);
 
     // The gradient of one class logit per image with respect to every
     // layer's attention probabilities: a forward pass that keeps what the

@@ -13,7 +13,7 @@ namespace vitlens {
 class SafeTensors;
 
 // Weight naming convention of a checkpoint.
-enum class Naming { HfVit, HfDeit, Timm };
+enum class Naming { HfVit, HfDeit, HfDinov2, Timm };
 const char* naming_name(Naming n);
 
 // PIL resampling filters (the values HF writes as `resample`).
@@ -38,9 +38,16 @@ struct Preprocess {
     std::array<float, 3> mean{0.5f, 0.5f, 0.5f};
     std::array<float, 3> std{0.5f, 0.5f, 0.5f};
     std::string source;                  // "preprocessor_config.json", "pretrained_cfg", "defaults"
+    float crop_pct = 0;                  // timm pretrained_cfg: resize = floor(input / crop_pct)
+    std::string crop_mode;               // timm: "center", "squash" or "border"
 
     std::string describe() const;        // one line for `vitlens info`
 };
+
+// How a position embedding is resampled to another patch grid: bicubic as
+// torch.nn.functional.interpolate does it (align_corners=False), plain (HF
+// interpolate_pos_encoding) or antialiased (timm resample_abs_pos_embed).
+enum class PosResample { Bicubic, BicubicAntialias };
 
 struct ModelSpec {
     std::string dir;
@@ -53,14 +60,25 @@ struct ModelSpec {
     int image_h = 0, image_w = 0;
     int patch = 0;              // P
     int channels = 3;           // C
-    int num_classes = 0;
+    int num_classes = 0;        // 0: a backbone without a classifier head
     int n_prefix = 1;           // class (+ distillation, + register) tokens before the patches
+    int registers = 0;          // register tokens among the prefix (timm reg_token)
     bool distilled_heads = false;  // DeiT with teacher: logits = mean of two heads
     bool qkv_bias = true;
     float eps = 1e-12f;
     std::string hidden_act = "gelu";
-    std::string global_pool = "token";  // "token" or "avg"
+    // "token": the class token; "avg": the patch mean; "cls_avg": the class
+    // token and the patch mean side by side (HF Dinov2ForImageClassification).
+    std::string global_pool = "token";
     bool fc_norm = false;               // timm: norm after pooling instead of before
+    bool layer_scale = false;           // LayerScale (DeiT III, DINOv2): folded into proj and fc2 at load
+    bool multi_label = false;           // independent sigmoid per class (problem_type multi_label_classification)
+    // The checkpoint's position embedding: its patch grid and whether it has
+    // rows for the prefix tokens (timm no_embed_class models have none). It
+    // is resampled when the input grid differs.
+    int pos_grid_h = 0, pos_grid_w = 0;
+    bool pos_has_prefix = true;
+    PosResample pos_resample = PosResample::Bicubic;
     std::vector<std::string> labels;    // num_classes entries
     Preprocess pre;
 
@@ -69,6 +87,8 @@ struct ModelSpec {
     int patches() const { return grid_h() * grid_w(); }   // N
     int tokens() const { return n_prefix + patches(); }   // T
     int head_dim() const { return hidden / heads; }       // d
+    bool has_head() const { return num_classes > 0; }
+    int head_in() const { return global_pool == "cls_avg" ? 2 * hidden : hidden; }  // F, the head's input width
     int patch_dim() const { return channels * patch * patch; }
     int64_t parameters() const;
     double gflops() const;  // 2 x MACs of every matmul per image
@@ -90,5 +110,13 @@ ModelSpec parse_model_config(const std::string& config_text, const std::string& 
                              const SafeTensors* weights, const SpecLimits& limits = {});
 Preprocess parse_preprocessor_config(const std::string& text, const std::string& name,
                                      const ModelSpec& spec);
+
+// Runs the model at h x w pixels instead of its native size: the patch grid
+// follows, the position embedding is resampled at load, and preprocessing
+// resizes and crops to h x w (timm: from crop_pct, as timm's data config
+// does; HF: the crop, or the exact resize, becomes h x w and a shortest-edge
+// resize scales with it). Throws ArgumentError when h or w is not a multiple
+// of the patch size or is out of range.
+void set_input_size(ModelSpec& spec, int h, int w, const SpecLimits& limits = {});
 
 }  // namespace vitlens
