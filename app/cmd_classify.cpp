@@ -3,109 +3,185 @@
 #include <iostream>
 
 #include "common.h"
+#include "record_output.h"
+#include "shard.h"
 #include "vitlens/errors.h"
 
 namespace vitlens::app {
 
 namespace {
 
-void print(const std::string& format, const std::string& path, const Prediction& p, bool logits, int top_k) {
-    if (format == "jsonl") {
+struct ClassifyArgs {
+    int top_k = 5, batch = 8;
+    std::string format = "text", output;
+    bool logits = false, overwrite = false;
+    float threshold = 0.5f;  // multi-label: report every class at or above it
+    int64_t max_pixels = 100'000'000;
+    ShardOptions shard;
+};
+
+// Multi-label: the classes at or above the threshold, most probable first.
+std::vector<TopEntry> above(const Prediction& p, const std::vector<std::string>& labels, float threshold) {
+    std::vector<TopEntry> out;
+    for (size_t k = 0; k < p.probs.size(); ++k)
+        if (p.probs[k] >= threshold) out.push_back({int(k), labels[k], p.probs[k]});
+    std::stable_sort(out.begin(), out.end(), [](const TopEntry& a, const TopEntry& b) { return a.prob > b.prob; });
+    return out;
+}
+
+std::string entries_json(const std::vector<TopEntry>& e) {
+    Prediction p;
+    p.top = e;
+    return top_json(p);
+}
+
+std::string format_text(const std::string& path, const Prediction& p, const ClassifyArgs& a,
+                        const std::vector<TopEntry>* labels) {
+    std::string s = path + "\n";
+    char line[512];
+    for (const TopEntry& t : p.top) {
+        int bar = static_cast<int>(t.prob * 20 + 0.5f);
+        std::snprintf(line, sizeof line, "  %6.2f%%  %-20s %s\n", 100.0 * t.prob, std::string(bar, '#').c_str(),
+                      t.label.c_str());
+        s += line;
+    }
+    if (labels) {
+        std::snprintf(line, sizeof line, "  labels >= %.2f:", a.threshold);
+        s += line;
+        for (size_t i = 0; i < labels->size(); ++i) s += (i ? ", " : " ") + (*labels)[i].label;
+        s += labels->empty() ? " (none)\n" : "\n";
+    }
+    if (a.logits) {
+        s += "  logits:";
+        for (float v : p.logits) s += " " + float_str(v);
+        s += "\n";
+    }
+    return s;
+}
+
+std::string format_record(const std::string& path, const Prediction& p, const ClassifyArgs& a,
+                          const std::vector<TopEntry>* labels) {
+    if (a.format == "text") return format_text(path, p, a, labels);
+    if (a.format == "jsonl") {
         std::string s = "{\"image\": \"" + json_escape(path) + "\", \"top\": " + top_json(p);
-        if (logits) {
+        if (labels) s += ", \"labels\": " + entries_json(*labels);
+        if (a.logits) {
             s += ", \"logits\": [";
             for (size_t i = 0; i < p.logits.size(); ++i) s += (i ? ", " : "") + float_str(p.logits[i]);
             s += "]";
         }
-        std::cout << s << "}\n";
-    } else if (format == "csv") {
-        std::string s = csv_field(path);
-        for (int i = 0; i < top_k; ++i) {
-            if (i < int(p.top.size()))
-                s += "," + std::to_string(p.top[i].index) + "," + csv_field(p.top[i].label) + "," + float_str(p.top[i].prob);
-            else
-                s += ",,,";
-        }
-        if (logits)
-            for (float v : p.logits) s += "," + float_str(v);
-        std::cout << s << "\n";
-    } else {
-        std::printf("%s\n", path.c_str());
-        for (const TopEntry& t : p.top) {
-            int bar = static_cast<int>(t.prob * 20 + 0.5f);
-            std::printf("  %6.2f%%  %-20s %s\n", 100.0 * t.prob, std::string(bar, '#').c_str(), t.label.c_str());
-        }
-        if (logits) {
-            std::printf("  logits:");
-            for (float v : p.logits) std::printf(" %s", float_str(v).c_str());
-            std::printf("\n");
-        }
+        return s + "}\n";
     }
+    std::string s = csv_field(path);
+    for (int i = 0; i < a.top_k; ++i) {
+        if (i < int(p.top.size()))
+            s += "," + std::to_string(p.top[i].index) + "," + csv_field(p.top[i].label) + "," + float_str(p.top[i].prob);
+        else
+            s += ",,,";
+    }
+    if (labels) {
+        std::string joined;
+        for (size_t i = 0; i < labels->size(); ++i) joined += (i ? ";" : "") + (*labels)[i].label;
+        s += "," + csv_field(joined);
+    }
+    if (a.logits)
+        for (float v : p.logits) s += "," + float_str(v);
+    return s + "\n";
 }
 
-// image,top1_index,top1_label,top1_prob,... then logit_0.. when `logits` > 0.
-void print_csv_header(int top_k, int logits) {
+// image,top1_index,top1_label,top1_prob,... [,labels] then logit_0.. when `logits` > 0.
+std::string csv_header(int top_k, bool multi_label, int logits) {
     std::string h = "image";
     for (int i = 1; i <= top_k; ++i) {
         auto n = std::to_string(i);
         h += ",top" + n + "_index,top" + n + "_label,top" + n + "_prob";
     }
+    if (multi_label) h += ",labels";
     for (int i = 0; i < logits; ++i) h += ",logit_" + std::to_string(i);
-    std::cout << h << "\n";
+    return h + "\n";
 }
+
+const char* kClassifyUsage =
+    "Usage: vitlens classify [options] INPUT...\n\n"
+    "Classifies image files; a directory is searched recursively for images (sorted).\n"
+    "A bad image is reported on stderr and the rest are still classified (exit code 2).\n"
+    "jsonl: {\"image\": ..., \"top\": [{\"index\", \"label\", \"prob\"}...], \"logits\": [...]}\n"
+    "csv:   image,top1_index,top1_label,top1_prob,top2_index,... (+ logit_0.. with --logits)\n"
+    "A multi-label model (problem_type multi_label_classification) gives each class its own\n"
+    "sigmoid probability; every class at or above --threshold is listed as \"labels\" (jsonl),\n"
+    "a labels column (csv, ';'-separated) or a labels line (text).\n"
+    "Large collections: --output FILE with --resume continues an interrupted run, and --shard\n"
+    "splits the images across processes or a Slurm / Kubernetes job array (docs/sharding.md).";
 
 }  // namespace
 
 int cmd_classify(int argc, char** argv) {
     ModelOptions mo;
-    int top_k = 5, batch = 8;
-    std::string format = "text";
-    bool logits = false;
+    ClassifyArgs a;
     std::vector<std::string> inputs;
-    int64_t max_pixels = 100'000'000;
     po::options_description d("Options");
     d.add_options()("help,h", "show this help");
     mo.add_to(d);
     OptionTable(d)
-        .integer("top-k,k", &top_k, 5, 1, 100000, "K", "labels per image")
-        .choice("format,f", &format, "text", {"text", "jsonl", "csv"}, "F",
+        .integer("top-k,k", &a.top_k, 5, 1, 100000, "K", "labels per image")
+        .choice("format,f", &a.format, "text", {"text", "jsonl", "csv"}, "F",
                 "text | jsonl (one JSON object per image) | csv (one row per image)")
-        .flag("logits", &logits, "also print the raw logits")
-        .integer("batch,b", &batch, 8, 1, 1024, "N", "images per encoder call")
-        .integer("max-pixels", &max_pixels, 100'000'000, 1, 1'000'000'000'000, "N",
-                 "refuse images larger than N pixels (checked from the header, before decoding)");
+        .flag("logits", &a.logits, "also print the raw logits")
+        .real("threshold", &a.threshold, 0.5f, 0.f, 1.f, false, "P",
+              "multi-label models: list every class with probability >= P")
+        .integer("batch,b", &a.batch, 8, 1, 1024, "N", "images per encoder call")
+        .integer("max-pixels", &a.max_pixels, 100'000'000, 1, 1'000'000'000'000, "N",
+                 "refuse images larger than N pixels (checked from the header, before decoding)")
+        .text("output,o", &a.output, "FILE", "write the records to FILE instead of standard output")
+        .flag("overwrite", &a.overwrite, "replace an existing --output FILE");
+    a.shard.add_to(d, "continue --output FILE: skip the images it already has, append the rest");
     po::variables_map vm;
-    if (!parse_args_with_inputs(argc, argv,
-                    "Usage: vitlens classify [options] INPUT...\n\n"
-                    "Classifies image files; a directory is searched recursively for images (sorted).\n"
-                    "A bad image is reported on stderr and the rest are still classified (exit code 2).\n"
-                    "jsonl: {\"image\": ..., \"top\": [{\"index\", \"label\", \"prob\"}...], \"logits\": [...]}\n"
-                    "csv:   image,top1_index,top1_label,top1_prob,top2_index,... (+ logit_0.. with --logits)",
-                    d, inputs, vm))
-        return kOk;
+    if (!parse_args_with_inputs(argc, argv, kClassifyUsage, d, inputs, vm)) return kOk;
+    const Shard shard = a.shard.get();
 
     std::vector<std::string> errors;
-    std::vector<std::string> files = collect_images(inputs, errors);
+    std::vector<std::string> files = select_shard(collect_images(inputs, errors), shard);
     for (const auto& e : errors) std::cerr << "vitlens: " << e << "\n";
 
     Classifier clf(mo.resolve(), mo.classifier_options());
     const ModelSpec& spec = clf.spec();
-    top_k = std::min(top_k, spec.num_classes);
-    if (format == "csv") print_csv_header(top_k, logits ? spec.num_classes : 0);
+    if (!spec.has_head())
+        throw ModelError(spec.dir + ": " + spec.architecture +
+                         " has no classifier head (a backbone); `vitlens embed` gives its features and "
+                         "`vitlens explain` its class-agnostic maps");
+    if (!vm["threshold"].defaulted() && !spec.multi_label)
+        throw UsageError("--threshold applies to multi-label models; " + spec.dir +
+                         " has one softmax over its classes (problem_type is not multi_label_classification)");
+    a.top_k = std::min(a.top_k, spec.num_classes);
+    RecordOutput out(a.output, a.format, a.shard.resume, a.overwrite);
+    if (a.format == "csv" && out.empty_at_start())
+        out.write(csv_header(a.top_k, spec.multi_label, a.logits ? spec.num_classes : 0));
+    const size_t listed = files.size();
+    if (!out.done().empty()) {
+        std::erase_if(files, [&](const std::string& f) { return out.done().count(f) != 0; });
+        std::cerr << "vitlens: --resume: " << (listed - files.size()) << " of " << listed << " images already in "
+                  << a.output << "\n";
+    }
 
     DecodeOptions dopt;
-    dopt.max_pixels = max_pixels;
+    dopt.max_pixels = a.max_pixels;
     int failed = static_cast<int>(errors.size());
     const int64_t per = int64_t(spec.patches()) * spec.patch_dim();
-    Tensor buf({int64_t(batch), per});
+    Tensor buf({int64_t(a.batch), per});
     std::vector<std::string> names;
     Progress progress("classify", files.size());
     size_t done = 0;
     auto flush = [&] {
         if (names.empty()) return;
-        auto preds = clf.classify_patches(buf.data(), static_cast<int>(names.size()), top_k);
-        for (size_t i = 0; i < names.size(); ++i) print(format, names[i], preds[i], logits, top_k);
-        std::cout.flush();
+        auto preds = clf.classify_patches(buf.data(), static_cast<int>(names.size()), a.top_k);
+        std::string text;
+        for (size_t i = 0; i < names.size(); ++i) {
+            std::vector<TopEntry> labels;
+            if (spec.multi_label) labels = above(preds[i], spec.labels, a.threshold);
+            text += format_record(names[i], preds[i], a, spec.multi_label ? &labels : nullptr);
+        }
+        out.write(text);
+        out.flush();
         done += names.size();
         names.clear();
         if (files.size() > 50) progress.update(done);
@@ -122,7 +198,7 @@ int cmd_classify(int argc, char** argv) {
             ++done;
             continue;
         }
-        if (static_cast<int>(names.size()) == batch) flush();
+        if (static_cast<int>(names.size()) == a.batch) flush();
     }
     flush();
     if (files.size() > 50) progress.finish();

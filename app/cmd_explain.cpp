@@ -6,6 +6,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "common.h"
+#include "shard.h"
 #include "vitlens/errors.h"
 #include "vitlens/map_render.h"
 #include "vitlens/map_spec.h"
@@ -23,6 +24,7 @@ struct ExplainArgs {
     bool gallery = false, overwrite = false, norms = false, no_box = false;
     int64_t max_pixels = 100'000'000;
     OverlayStyle style;
+    ShardOptions shard;
 };
 
 const char* kExplainUsage =
@@ -63,6 +65,14 @@ void add_explain_options(po::options_description& d, ExplainArgs& a) {
                 "text (map drawn in characters) | jsonl: {\"image\", \"method\", \"grid\", \"map\", \"top\", \"overlay\"},\n"
                 "plus \"class\": {\"index\", \"label\"} for attribution")
         .integer("max-pixels", &a.max_pixels, 100'000'000, 1, 1'000'000'000'000, "N", "refuse larger images");
+    a.shard.add_to(d, "continue an interrupted run into --out DIR: skip the images whose overlay is there");
+}
+
+// <stem>.<method>[-class<K>].png: an explicit --class gets its own name, so
+// several classes fit in one folder.
+std::string overlay_name(const std::string& file, const ExplainArgs& a, int cls) {
+    const std::string which = a.cls.empty() ? "" : "-class" + std::to_string(cls);
+    return std::filesystem::path(file).stem().string() + "." + a.method + which + ".png";
 }
 
 // Turns the parsed strings into the map spec and style; --query implies the
@@ -122,9 +132,7 @@ std::string write_overlays(const OutputDir& dir, const std::string& file, cv::Ma
         e.geometry.orig_h = rgb.rows;
     }
     const std::string stem = std::filesystem::path(file).stem().string();
-    // An explicit --class gets its own name, so several classes fit in one folder.
-    const std::string which = a.cls.empty() ? "" : "-class" + std::to_string(e.explained_class);
-    const std::string path = dir.target(stem + "." + a.method + which + ".png");
+    const std::string path = dir.target(overlay_name(file, a, e.explained_class));
     write_image_atomic(path, render_overlay(rgb, m, e.geometry, a.style));
     if (a.gallery) {
         const int tile = std::max(96, std::min(192, 1600 / s.heads));
@@ -151,11 +159,12 @@ void print_result(const std::string& file, const Explained& e, const AttentionMa
                   json_escape(label) + "\"}";
         std::cout << js << "}\n";
     } else {
-        const TopEntry& t = e.prediction.top.front();
+        char top[256] = "no classifier head";  // a backbone: maps only
+        if (!e.prediction.top.empty())
+            std::snprintf(top, sizeof top, "%s (%.1f%%)", e.prediction.top[0].label.c_str(), 100.0 * e.prediction.top[0].prob);
         const std::string why = has_class ? " for class " + std::to_string(e.explained_class) + " (" + label + ")" : "";
-        std::printf("%s: %s (%.1f%%), %s map%s %dx%d%s%s\n", file.c_str(), t.label.c_str(), 100.0 * t.prob,
-                    map_method_name(a.spec.method), why.c_str(), m.rows, m.cols, overlay.empty() ? "" : " -> ",
-                    overlay.c_str());
+        std::printf("%s: %s, %s map%s %dx%d%s%s\n", file.c_str(), top, map_method_name(a.spec.method), why.c_str(),
+                    m.rows, m.cols, overlay.empty() ? "" : " -> ", overlay.c_str());
         print_ascii(m);
         if (a.norms) print_norms(e, token_layout(s));
     }
@@ -176,8 +185,9 @@ int cmd_explain(int argc, char** argv) {
     if (!parse_args_with_inputs(argc, argv, kExplainUsage, d, inputs, vm)) return kOk;
     finish_args(a, vm);
 
+    if (a.shard.resume && a.out.empty()) throw UsageError("--resume continues the overlays of --out DIR; give --out");
     std::vector<std::string> errors;
-    const std::vector<std::string> files = collect_images(inputs, errors);
+    std::vector<std::string> files = select_shard(collect_images(inputs, errors), a.shard.get());
     for (const auto& e : errors) std::cerr << "vitlens: " << e << "\n";
     const ClassifierOptions copt = mo.classifier_options();
     if (needs_gradients(a.spec) && copt.precision != Precision::F32)
@@ -187,7 +197,15 @@ int cmd_explain(int argc, char** argv) {
     if (!a.cls.empty()) a.spec.target_class = class_index(s, a.cls);
     validate(a.spec, s);
     std::unique_ptr<OutputDir> outdir;
-    if (!a.out.empty()) outdir = std::make_unique<OutputDir>(a.out, a.overwrite);
+    if (!a.out.empty()) outdir = std::make_unique<OutputDir>(a.out, a.overwrite || a.shard.resume);
+    if (a.shard.resume) {
+        const size_t listed = files.size();
+        std::erase_if(files, [&](const std::string& f) {
+            return std::filesystem::exists(std::filesystem::path(a.out) / overlay_name(f, a, a.spec.target_class));
+        });
+        std::cerr << "vitlens: --resume: " << (listed - files.size()) << " of " << listed << " overlays already in "
+                  << a.out << "\n";
+    }
 
     DecodeOptions dopt;
     dopt.max_pixels = a.max_pixels;

@@ -34,6 +34,7 @@ struct ModelOptions {
     std::string model;
     int threads = 0;
     std::string precision = "f32";
+    std::string input_size;  // "H" or "HxW"; empty: the model's own
     void add_to(po::options_description& d);
     // The model directory to load: --model, else the bundled default.
     std::string resolve(std::string* where = nullptr) const;
@@ -86,6 +87,7 @@ int cmd_eval(int argc, char** argv);
 int cmd_explain(int argc, char** argv);
 int cmd_stream(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
+int cmd_embed(int argc, char** argv);
 
 }  // namespace vitlens::app
 

@@ -22,22 +22,26 @@ Usage: vitlens <command> [options] [inputs...]
 
 Commands:
   classify   top-k labels for image files or folders (text, JSON Lines, CSV)
-  explain    attention maps (rollout, one layer/head, a query patch) as PNG overlays or JSON
+  explain    attention maps (rollout, one layer/head, a query patch, class attribution) as PNG overlays or JSON
+  embed      features (class token, pooled, patch tokens) as .npy + JSON Lines index, or safetensors
   eval       accuracy on an IDX (MNIST-format) set or an ImageFolder tree
   stream     live classification of a camera, video file, URL or GStreamer pipeline
   bench      speed of the encoder (latency, images/s, GFLOP/s, time per stage)
   info       what a checkpoint is: architecture, dims, parameters, GFLOPs, preprocessing, labels
 
-Models: a directory with config.json + model.safetensors (+ preprocessor_config.json):
-Hugging Face ViTForImageClassification / DeiTForImageClassification(WithTeacher),
-or timm vision_transformer. Without --model, the bundled Fashion-MNIST ViT is used
-(or $VITLENS_MODEL).
+Models: a directory with config.json + model.safetensors (+ preprocessor_config.json), or a
+Hugging Face id ORG/NAME[@REVISION] in the local hub cache: Hugging Face ViT, DeiT (with
+teacher), DINOv2 (with a classification head, or the backbone), or a timm vision_transformer
+(ViT, DeiT, DeiT III, DINOv2 with registers). Without --model, the bundled Fashion-MNIST ViT
+is used (or $VITLENS_MODEL). --input-size runs any of them at another resolution.
 
 Examples:
   vitlens classify assets/samples
   vitlens classify --model ~/models/vit-base-patch16-224 --format jsonl photo.jpg
   vitlens explain --method rollout --out maps/ assets/samples/Sneaker.png
   vitlens info --model ~/models/deit-small
+  vitlens embed --model facebook/dinov2-small --features cls,patch -o feats.npy photos/
+  vitlens classify --shard auto --format jsonl -o part.jsonl --resume photos/
 
 Exit codes:
   0  success
@@ -79,6 +83,7 @@ int main(int argc, char** argv) {
         if (cmd == "explain") return cmd_explain(sub_argc, sub_argv);
         if (cmd == "stream") return cmd_stream(sub_argc, sub_argv);
         if (cmd == "bench") return cmd_bench(sub_argc, sub_argv);
+        if (cmd == "embed") return cmd_embed(sub_argc, sub_argv);
         std::cerr << "vitlens: unknown command '" << cmd << "' (see vitlens --help)\n";
         return kUsage;
     } catch (const UsageError& e) {

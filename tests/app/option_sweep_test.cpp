@@ -41,6 +41,7 @@ TEST(OptionSweep, NoValueOfAnyOptionCrashesOrHangs) {
     const std::vector<Command> cmds = {
         {"classify", {"--model", model, img}},
         {"explain", {"--model", model, img}},
+        {"embed", {"--model", model, "-o", "e.npy", "--overwrite", img}},
         {"eval", {"--model", model, "--folder", fixture("images")}},
         {"stream", {"--model", model, "--source", fixture("images"), "--no-pace", "--max-frames", "2"}},
         {"bench", {"--model", model, "--iters", "1", "--warmup", "0"}},

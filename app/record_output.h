@@ -1,0 +1,39 @@
+// Where a command's per-image records go: standard output, or a file that
+// grows line by line (flushed per batch) and that --resume continues.
+#pragma once
+
+#include <cstdio>
+#include <set>
+#include <string>
+
+namespace vitlens::app {
+
+class RecordOutput {
+public:
+    // path empty: standard output. An existing file is refused unless
+    // `resume` (continue it) or `overwrite`. With `resume`, a partly written
+    // last line is dropped and done() lists the images of the complete ones
+    // ("image" of a jsonl object; the first field of a csv row after the
+    // header). format: "jsonl", "csv" or "text" (text cannot resume).
+    // Throws UsageError / OutputError naming the file.
+    RecordOutput(const std::string& path, const std::string& format, bool resume, bool overwrite);
+    ~RecordOutput();
+    RecordOutput(const RecordOutput&) = delete;
+    RecordOutput& operator=(const RecordOutput&) = delete;
+
+    const std::set<std::string>& done() const { return done_; }
+    bool empty_at_start() const { return empty_; }  // write a csv header only then
+    void write(const std::string& lines);
+    void flush();  // OutputError when the disk refuses
+
+private:
+    std::string path_;
+    std::FILE* f_ = nullptr;
+    bool owned_ = false, empty_ = true;
+    std::set<std::string> done_;
+};
+
+// The image of one complete record line; "" when the line has none.
+std::string record_image(const std::string& line, const std::string& format);
+
+}  // namespace vitlens::app
