@@ -119,6 +119,12 @@ void print_norms(const Explained& e, const TokenLayout& lay) {
             std::printf(", outliers:");
             for (int tok : rep[l].outliers) std::printf(" %s", token_label(tok, lay).c_str());
         }
+        if (lay.registers > 0) {  // registers soak up what would be outlier patches: show them always
+            std::printf(", registers:");
+            const int64_t T = e.token_norms.dim(1);
+            for (int r = lay.n_prefix - lay.registers; r < lay.n_prefix; ++r)
+                std::printf(" %s %.2f", token_label(r, lay).c_str(), e.token_norms[int64_t(l) * T + r]);
+        }
         std::printf("\n");
     }
 }

@@ -215,6 +215,7 @@ TEST(Cli, BackboneClassifyPointsToEmbed) {
     auto e = run_cli({"explain", "--model", fixture("timm_reg4_f32"), "--norms", fixture("images/img0.png")});
     ASSERT_EQ(e.code, 0) << e.err;
     EXPECT_NE(e.out.find("no classifier head"), std::string::npos) << e.out;
+    EXPECT_NE(e.out.find("registers: reg0 "), std::string::npos) << e.out;
     auto a = run_cli({"explain", "--model", fixture("timm_reg4_f32"), "--method", "attribution", fixture("images/img0.png")});
     EXPECT_EQ(a.code, 1);
     EXPECT_NE(a.err.find("no classifier head"), std::string::npos) << a.err;
