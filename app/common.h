@@ -88,6 +88,7 @@ int cmd_explain(int argc, char** argv);
 int cmd_stream(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
 int cmd_embed(int argc, char** argv);
+int cmd_pull(int argc, char** argv);
 
 }  // namespace vitlens::app
 

@@ -27,6 +27,7 @@ Commands:
   eval       accuracy on an IDX (MNIST-format) set or an ImageFolder tree
   stream     live classification of a camera, video file, URL or GStreamer pipeline
   bench      speed of the encoder (latency, images/s, GFLOP/s, time per stage)
+  pull       download a Hugging Face model (safetensors) into the local hub cache
   info       what a checkpoint is: architecture, dims, parameters, GFLOPs, preprocessing, labels
 
 Models: a directory with config.json + model.safetensors (+ preprocessor_config.json), or a
@@ -40,6 +41,7 @@ Examples:
   vitlens classify --model ~/models/vit-base-patch16-224 --format jsonl photo.jpg
   vitlens explain --method rollout --out maps/ assets/samples/Sneaker.png
   vitlens info --model ~/models/deit-small
+  vitlens pull facebook/dinov2-small && vitlens info --model facebook/dinov2-small
   vitlens embed --model facebook/dinov2-small --features cls,patch -o feats.npy photos/
   vitlens classify --shard auto --format jsonl -o part.jsonl --resume photos/
 
@@ -84,6 +86,7 @@ int main(int argc, char** argv) {
         if (cmd == "stream") return cmd_stream(sub_argc, sub_argv);
         if (cmd == "bench") return cmd_bench(sub_argc, sub_argv);
         if (cmd == "embed") return cmd_embed(sub_argc, sub_argv);
+        if (cmd == "pull") return cmd_pull(sub_argc, sub_argv);
         std::cerr << "vitlens: unknown command '" << cmd << "' (see vitlens --help)\n";
         return kUsage;
     } catch (const UsageError& e) {

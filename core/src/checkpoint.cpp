@@ -185,6 +185,8 @@ SafeTensors open_checkpoint(const std::string& dir) {
         throw ModelError(dir + ": not a model directory (expected config.json + model.safetensors)");
     if (!fs::exists(fs::path(dir) / "config.json", ec)) throw ModelError(dir + "/config.json: missing");
     std::string st_path = (fs::path(dir) / "model.safetensors").string();
+    const std::string index = (fs::path(dir) / "model.safetensors.index.json").string();
+    if (!fs::exists(st_path, ec) && fs::exists(index, ec)) return SafeTensors::open_index(index);
     if (!fs::exists(st_path, ec)) {
         if (fs::exists(fs::path(dir) / "pytorch_model.bin", ec) || fs::exists(fs::path(dir) / "model.pth", ec))
             throw ModelError(st_path + ": missing; only pickled PyTorch weights are present, which vitlens never loads "

@@ -11,6 +11,10 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
 #include "vitlens/errors.h"
 
 namespace vitlens {
@@ -122,7 +126,7 @@ SafeTensors SafeTensors::from_bytes(const std::string& name, const std::vector<u
 SafeTensors::SafeTensors(SafeTensors&& o) noexcept
     : path_(std::move(o.path_)), base_(o.base_), file_size_(o.file_size_), data_(o.data_),
       data_size_(o.data_size_), mapped_(o.mapped_), owned_(std::move(o.owned_)),
-      index_(std::move(o.index_)), metadata_(std::move(o.metadata_)) {
+      index_(std::move(o.index_)), metadata_(std::move(o.metadata_)), shards_(std::move(o.shards_)) {
     if (!mapped_ && !owned_.empty()) {  // vector move keeps the buffer address
         base_ = owned_.data();
         data_ = base_ + (file_size_ - data_size_);
@@ -132,7 +136,7 @@ SafeTensors::SafeTensors(SafeTensors&& o) noexcept
 }
 
 SafeTensors::~SafeTensors() {
-    if (mapped_) ::munmap(const_cast<uint8_t*>(base_), file_size_);
+    if (mapped_ && base_) ::munmap(const_cast<uint8_t*>(base_), file_size_);
 }
 
 namespace {
@@ -242,6 +246,7 @@ void SafeTensors::parse(SafetensorsLimits limits) {
             continue;
         }
         TensorInfo t = parse_entry(name, v, limits, path_, data_size_);
+        t.section = data_;
         ranges.emplace_back(t.begin, t.end);
         index_.emplace(name, std::move(t));
     }
@@ -319,7 +324,43 @@ Tensor SafeTensors::view_f32(const std::string& name, const std::vector<int64_t>
 }
 
 void SafeTensors::release_pages() const {
-    if (mapped_) ::madvise(const_cast<uint8_t*>(base_), file_size_, MADV_DONTNEED);
+    if (mapped_ && base_) ::madvise(const_cast<uint8_t*>(base_), file_size_, MADV_DONTNEED);
+    for (const auto& s : shards_) s->release_pages();
+}
+
+SafeTensors SafeTensors::open_index(const std::string& index_path, SafetensorsLimits limits) {
+    namespace fs = std::filesystem;
+    std::ifstream f(index_path);
+    if (!f) fail(index_path, "cannot open");
+    std::stringstream text;
+    text << f.rdbuf();
+    const json j = json::parse(text.str(), nullptr, false);
+    if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
+        fail(index_path, "not a safetensors index: no \"weight_map\" object");
+    SafeTensors out;
+    out.path_ = index_path;
+    out.mapped_ = true;
+    std::map<std::string, size_t> shard_of_file;
+    for (const auto& [tensor, file] : j["weight_map"].items()) {
+        if (!file.is_string()) fail(index_path, "weight_map['" + tensor + "'] is not a file name");
+        const std::string name = file.get<std::string>();
+        if (name.empty() || name[0] == '/' || name.find("..") != std::string::npos)
+            fail(index_path, "weight_map names an unsafe file '" + name + "'");
+        if (shard_of_file.count(name)) continue;
+        shard_of_file[name] = out.shards_.size();
+        out.shards_.push_back(std::make_unique<SafeTensors>(
+            (fs::path(index_path).parent_path() / name).string(), limits));
+    }
+    for (const auto& shard : out.shards_)
+        for (const auto& [name, info] : shard->index_)
+            if (!out.index_.emplace(name, info).second)
+                fail(index_path, "tensor '" + name + "' is in two shards (" + shard->path() + " and another)");
+    for (const auto& [tensor, file] : j["weight_map"].items()) {
+        const SafeTensors& shard = *out.shards_[shard_of_file[file.get<std::string>()]];
+        if (!shard.contains(tensor))
+            fail(index_path, "weight_map puts '" + tensor + "' in " + shard.path() + ", which does not hold it");
+    }
+    return out;
 }
 
 Tensor SafeTensors::to_f32(const std::string& name, const std::vector<int64_t>& expected) const {

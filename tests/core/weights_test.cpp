@@ -141,3 +141,25 @@ TEST(Weights, F32ViewsBorrowTheMapping) {
     }
     EXPECT_THROW(st.view_f32("f", {4}), ModelError);
 }
+
+// A sharded checkpoint opens as one set of tensors; an index that points at
+// a missing shard, or at the wrong one, is refused naming the index.
+TEST(Safetensors, ShardedIndexOpensAsOneAndChecksTheMap) {
+    TempDir t;
+    write_file(t / "a.safetensors", make_safetensors({{"x", "F32", {2}, {1, 2}}}));
+    write_file(t / "b.safetensors", make_safetensors({{"y", "F32", {1}, {3}}}));
+    write_file(t / "index.json", R"({"weight_map": {"x": "a.safetensors", "y": "b.safetensors"}})");
+    SafeTensors st = SafeTensors::open_index(t / "index.json");
+    EXPECT_EQ(st.size(), 2u);
+    EXPECT_EQ(st.to_f32("y")[0], 3.f);
+    EXPECT_EQ(st.view_f32("x", {2})[1], 2.f);
+    write_file(t / "wrong.json", R"({"weight_map": {"x": "b.safetensors", "y": "b.safetensors"}})");
+    try {
+        SafeTensors::open_index(t / "wrong.json");
+        FAIL() << "a map that puts x in b was accepted";
+    } catch (const ModelError& e) {
+        EXPECT_NE(std::string(e.what()).find("does not hold it"), std::string::npos) << e.what();
+    }
+    write_file(t / "missing.json", R"({"weight_map": {"x": "c.safetensors"}})");
+    EXPECT_THROW(SafeTensors::open_index(t / "missing.json"), ModelError);
+}

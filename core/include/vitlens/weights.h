@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,7 @@ struct TensorInfo {
     std::string dtype_str;         // as written in the header ("F32", "I64", ...)
     std::vector<int64_t> shape;
     uint64_t begin = 0, end = 0;   // byte offsets inside the data section
+    const uint8_t* section = nullptr;  // that data section (its shard's, for a sharded checkpoint)
 };
 
 // Limits applied while parsing a header; a header over them is refused
@@ -39,6 +41,11 @@ public:
     // Validates an in-memory copy (used by the fuzzer and tests); `bytes` is copied.
     static SafeTensors from_bytes(const std::string& name, const std::vector<uint8_t>& bytes,
                                   SafetensorsLimits limits = {});
+    // Every shard a model.safetensors.index.json names (its "weight_map"),
+    // mapped and validated, as one set of tensors. Throws ModelError naming
+    // the index or the shard: a missing shard, a tensor in another shard than
+    // the map says, a tensor in two shards.
+    static SafeTensors open_index(const std::string& index_path, SafetensorsLimits limits = {});
     ~SafeTensors();
     SafeTensors(SafeTensors&&) noexcept;
     SafeTensors& operator=(SafeTensors&&) = delete;
@@ -66,7 +73,7 @@ public:
     void release_pages() const;
 
     // Raw bytes of a tensor (inside the mapping).
-    const uint8_t* raw(const TensorInfo& t) const { return data_ + t.begin; }
+    const uint8_t* raw(const TensorInfo& t) const { return t.section + t.begin; }
 
 private:
     SafeTensors() = default;
@@ -81,6 +88,7 @@ private:
     std::vector<uint8_t> owned_;
     std::map<std::string, TensorInfo> index_;
     std::map<std::string, std::string> metadata_;
+    std::vector<std::unique_ptr<SafeTensors>> shards_;  // open_index: the mapped shards
 };
 
 // bf16 / f16 bit patterns to f32.
