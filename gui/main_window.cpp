@@ -67,6 +67,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     connect(this, &MainWindow::requestExplainFile, worker_, &InferenceWorker::explainFile);
     connect(this, &MainWindow::requestExplainImage, worker_, &InferenceWorker::explainImage);
     connect(this, &MainWindow::requestMap, worker_, &InferenceWorker::computeMap);
+    connect(this, &MainWindow::requestFeatures, worker_, &InferenceWorker::computeFeatures);
     connect(this, &MainWindow::requestGallery, worker_, &InferenceWorker::computeGallery);
     connect(this, &MainWindow::requestBatch, worker_, &InferenceWorker::classifyBatch);
     connect(this, &MainWindow::requestLive, worker_, &InferenceWorker::startLive);
@@ -212,6 +213,10 @@ QWidget* MainWindow::buildAttentionControls() {
     overlay_->setObjectName("overlayCheck");
     overlay_->setChecked(true);
     clip_ = new QCheckBox(tr("Clip outlier tokens (99th percentile)"));
+    pca_ = new QCheckBox(tr("Patch features (PCA) (F)"));
+    pca_->setObjectName("pcaCheck");
+    pca_->setToolTip(tr("The first three principal components of the last layer's patch tokens as red, green and\n"
+                        "blue: patches the model represents alike share a colour (the DINOv2 feature view)"));
     query_label_ = new QLabel(tr("Click a patch to see where it looks."));
     query_label_->setObjectName("mapCaption");
     query_label_->setWordWrap(true);
@@ -224,7 +229,9 @@ QWidget* MainWindow::buildAttentionControls() {
     f->addRow(tr("Opacity"), opacity_);
     f->addRow(overlay_);
     f->addRow(clip_);
+    f->addRow(pca_);
     f->addRow(query_label_);
+    connect(pca_, &QCheckBox::toggled, this, &MainWindow::updateMap);
     for (auto* c : {method_, head_, fusion_, colormap_})
         connect(c, &QComboBox::currentIndexChanged, this, &MainWindow::updateMap);
     connect(layer_, &QSpinBox::valueChanged, this, &MainWindow::updateMap);
@@ -412,6 +419,7 @@ void MainWindow::buildMenus() {
     view->addAction(tr("Toggle &Overlay"), QKeySequence(tr("O")), this, [this] { overlay_->toggle(); });
     view->addAction(tr("&Rollout"), QKeySequence(tr("R")), this, [this] { method_->setCurrentText("rollout"); });
     view->addAction(tr("&Attention"), QKeySequence(tr("A")), this, [this] { method_->setCurrentText("attention"); });
+    view->addAction(tr("Patch &Features (PCA)"), QKeySequence(tr("F")), this, [this] { pca_->toggle(); });
 
     QMenu* live = menuBar()->addMenu(tr("&Live"));
     live->addAction(tr("Start / &Stop"), QKeySequence(tr("F5")), this,
@@ -640,6 +648,13 @@ void MainWindow::updateMap() {
     fusion_->setEnabled(m != MapMethod::Attribution);
     if (m == MapMethod::Query && !query_) query_ = std::make_pair(model_.grid_h / 2, model_.grid_w / 2);
     view_->setHighlightedPatch(m == MapMethod::Query ? query_ : std::nullopt);
+    if (pca_->isChecked()) {
+        query_label_->setText(tr("Patch features: the first three principal components of the last layer's patch "
+                                 "tokens as red, green and blue; alike patches share a colour."));
+        highlightRow(std::nullopt);
+        emit requestFeatures();
+        return;
+    }
     query_label_->setText(mapCaption());
     highlightRow(m == MapMethod::Attribution && !top_indices_.empty() ? std::optional<int>(explained_row_.value_or(0))
                                                                        : std::nullopt);

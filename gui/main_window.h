@@ -52,6 +52,7 @@ signals:
     void requestExplainFile(const QString& path);
     void requestExplainImage(const QImage& image, const QString& name);
     void requestMap(const vitlens::gui::MapParams& p);
+    void requestFeatures();
     void requestGallery(const QString& colormap);
     void requestBatch(const QStringList& paths, qint64 ticket);
     void requestLive(const QString& source, const QString& method, const QString& record, qint64 ticket);
@@ -127,6 +128,7 @@ private:
     QSlider* opacity_ = nullptr;
     QCheckBox* overlay_ = nullptr;
     QCheckBox* clip_ = nullptr;
+    QCheckBox* pca_ = nullptr;  // show the patch features (PCA) instead of a map
     QLabel* query_label_ = nullptr;
     // gallery, norms
     QListWidget* gallery_ = nullptr;

@@ -7,6 +7,7 @@
 #include <sstream>
 #include <thread>
 
+#include "vitlens/feature_pca.h"
 #include "vitlens/hub_cache.h"
 #include "vitlens/errors.h"
 #include "vitlens/model_info.h"
@@ -163,7 +164,7 @@ void InferenceWorker::explainImage(const QImage& image, const QString& name) {
 // d logit / d attention of class `cls` (-1: the top-1) for the current
 // image, computed once per image and class.
 void InferenceWorker::ensureGradients(int cls) {
-    const int want = cls >= 0 ? cls : current_.prediction.top.front().index;
+    const int want = cls >= 0 || current_.prediction.top.empty() ? cls : current_.prediction.top.front().index;
     if (!current_.attention_grad.empty() && current_.explained_class == want) return;
     Explained e = clf_->explain_class(current_rgb_, want, 1);
     current_.attention_grad = std::move(e.attention_grad);
@@ -186,6 +187,28 @@ void InferenceWorker::computeMap(const MapParams& p) {
         r.heat = heat.convertToFormat(QImage::Format_ARGB32_Premultiplied);  // deep copy
         r.map = std::move(m);
         r.params = p;
+        emit mapReady(r);
+    } catch (const std::exception& e) {
+        emit imageFailed(QString::fromStdString(e.what()));
+    }
+}
+
+void InferenceWorker::computeFeatures() {
+    if (!has_current_ || !clf_) return;
+    try {
+        const ModelSpec& s = clf_->spec();
+        Tensor patches = prepare_image(current_rgb_, s, nullptr);
+        Features f;
+        clf_->embed_patches(patches.data(), 1, f, 0);
+        const auto comps = feature_pca(f.tokens.data(), s.tokens(), s.hidden, token_layout(s));
+        Geometry g = current_.geometry;  // finer for small images, as for maps
+        const int k = std::max(1, 448 / std::max(1, std::max(g.orig_w, g.orig_h)));
+        g.orig_w *= k;
+        g.orig_h *= k;
+        const cv::Mat rgba = pca_rgba(comps, g);
+        QImage heat(rgba.data, rgba.cols, rgba.rows, static_cast<int>(rgba.step), QImage::Format_RGBA8888);
+        MapResult r;
+        r.heat = heat.convertToFormat(QImage::Format_ARGB32_Premultiplied);  // deep copy
         emit mapReady(r);
     } catch (const std::exception& e) {
         emit imageFailed(QString::fromStdString(e.what()));

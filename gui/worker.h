@@ -77,6 +77,8 @@ public slots:
     void explainFile(const QString& path);
     void explainImage(const QImage& image, const QString& name);
     void computeMap(const vitlens::gui::MapParams& p);
+    // The current image's patch features as colours (feature_pca), sent as a mapReady with an empty map.
+    void computeFeatures();
     void computeGallery(const QString& colormap);
     void classifyBatch(const QStringList& paths, qint64 ticket);
     void startLive(const QString& source, const QString& method, const QString& recordPath, qint64 ticket);

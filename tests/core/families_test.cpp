@@ -15,6 +15,7 @@
 #include "test_support.h"
 #include "vitlens/classifier.h"
 #include "vitlens/errors.h"
+#include "vitlens/feature_pca.h"
 #include "vitlens/image_io.h"
 #include "vitlens/map_spec.h"
 #include "vitlens/pos_embed.h"
@@ -178,5 +179,46 @@ TEST(Families, InputSizeMustBeAMultipleOfThePatch) {
         FAIL() << "36 is not a multiple of 8";
     } catch (const ArgumentError& e) {
         EXPECT_NE(std::string(e.what()).find("multiple of the patch size 8"), std::string::npos) << e.what();
+    }
+}
+
+// Patches built from three uncorrelated two-valued patterns of falling
+// variance: component k separates pattern k's two groups.
+TEST(FeaturePca, ComponentsFollowTheVarianceOrder) {
+    const int gh = 4, gw = 4, N = gh * gw, D = 6, np = 1;
+    std::vector<float> tokens(size_t((np + N) * D), 0.f);
+    for (int i = 0; i < N; ++i) {
+        float* t = tokens.data() + (np + i) * D;
+        t[0] = (i % 2 ? 4.f : -4.f);          // variance 16: columns alternate
+        t[1] = (i / gw < 2 ? 2.f : -2.f);     // variance 4: top half vs bottom half
+        t[2] = ((i / gw) % 2 ? 1.f : -1.f);    // variance 1: rows alternate
+        t[5] = 7.f;                            // a constant: no variance
+    }
+    TokenLayout lay{np, gh, gw};
+    const auto c = feature_pca(tokens.data(), np + N, D, lay);
+    // two-valued components: which group gets 1 is a tie the sign rule breaks either way
+    EXPECT_NEAR(std::fabs(c[0].values[0] - c[0].values[1]), 1.f, 1e-5);
+    EXPECT_NEAR(std::fabs(c[1].values[0] - c[1].values[size_t(N - 1)]), 1.f, 1e-5);
+    for (int i = 0; i < N; ++i) {
+        EXPECT_NEAR(c[0].values[size_t(i)], c[0].values[size_t(i % 2)], 1e-5) << i;
+        EXPECT_NEAR(c[1].values[size_t(i)], c[1].values[i / gw < 2 ? 0 : size_t(N - 1)], 1e-5) << i;
+    }
+    EXPECT_NEAR(std::fabs(c[2].values[0] - c[2].values[size_t(gw)]), 1.f, 1e-5);
+    for (int i = 0; i < N; ++i) EXPECT_NEAR(c[2].values[size_t(i)], c[2].values[(i / gw) % 2 ? size_t(gw) : 0], 1e-5) << i;
+    EXPECT_THROW(feature_pca(tokens.data(), N, D, lay), ArgumentError);
+}
+
+// On a real checkpoint: one image's components come out of its tokens.
+TEST(FeaturePca, OnTheDinov2Backbone) {
+    Classifier clf = load("hf_dinov2_f32");
+    const ModelSpec& s = clf.spec();
+    Tensor patches = prepare_image(decode_image(fixture("images/img0.png")), s, nullptr);
+    Features f;
+    clf.embed_patches(patches.data(), 1, f);
+    const auto c = feature_pca(f.tokens.data(), s.tokens(), s.hidden, token_layout(s));
+    for (const AttentionMap& m : c) {
+        EXPECT_EQ(m.rows, 4);
+        EXPECT_EQ(*std::max_element(m.values.begin(), m.values.end()), 1.f);
+        EXPECT_EQ(*std::min_element(m.values.begin(), m.values.end()), 0.f);
     }
 }

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <QApplication>
+#include <QCheckBox>
 #include <QComboBox>
 #include <QElapsedTimer>
 #include <QDir>
@@ -15,6 +16,7 @@
 #include <QTimer>
 #include <cstdlib>
 #include <filesystem>
+#include <set>
 #include <sys/wait.h>
 #include <opencv2/videoio.hpp>
 
@@ -124,6 +126,30 @@ TEST(Gui, ClickingTheSecondClassExplainsIt) {
     EXPECT_FALSE(t.find<QLabel>("topLabel1")->styleSheet().isEmpty());
     EXPECT_TRUE(t.find<QLabel>("topLabel0")->styleSheet().isEmpty());
     EXPECT_EQ(t.find<QComboBox>("methodCombo")->currentText(), "attribution");
+}
+
+// A DINOv2 backbone: no head, so no predictions; the patch-feature view
+// colours the image by the first three principal components, and turning it
+// off brings the attention map back.
+TEST(Gui, PatchFeaturesOfABackbone) {
+    Window t("hf_dinov2_f32");
+    ASSERT_TRUE(t.open("img1.png"));
+    const QImage map_heat = t.w.view()->heat();
+    QSignalSpy shown(&t.w, &MainWindow::mapShown);
+    auto* pca = t.find<QCheckBox>("pcaCheck");
+    ASSERT_NE(pca, nullptr);
+    pca->setChecked(true);
+    ASSERT_TRUE(reaches(shown, 1));
+    const QImage features = t.w.view()->heat();
+    EXPECT_NE(features, map_heat);
+    std::set<QRgb> colours;
+    for (int y = 0; y < features.height(); y += 7)
+        for (int x = 0; x < features.width(); x += 7) colours.insert(features.pixel(x, y));
+    EXPECT_GT(colours.size(), 20u) << "a feature view with too few colours";
+    EXPECT_TRUE(t.find<QLabel>("mapCaption")->text().startsWith("Patch features")) << t.find<QLabel>("mapCaption")->text().toStdString();
+    pca->setChecked(false);
+    ASSERT_TRUE(reaches(shown, 2));
+    EXPECT_EQ(t.w.view()->heat(), map_heat);
 }
 
 TEST(Gui, BadImageAndBadModelShowErrorsAndKeepWorking) {
