@@ -22,7 +22,10 @@
 #include <QJsonObject>
 #include <QLabel>
 #include <QListWidget>
+#include <QInputDialog>
+#include <QLineEdit>
 #include <QMenuBar>
+#include <QProgressDialog>
 #include <QMimeData>
 #include <QPlainTextEdit>
 #include <QProgressBar>
@@ -39,6 +42,7 @@
 #include <QTreeWidget>
 #include <QVBoxLayout>
 
+#include "vitlens/hub_download.h"
 #include "vitlens/classifier.h"
 #include "vitlens/datasets.h"
 
@@ -64,6 +68,19 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     worker_->moveToThread(&thread_);
     connect(&thread_, &QThread::finished, worker_, &QObject::deleteLater);
     connect(this, &MainWindow::requestLoadModel, worker_, &InferenceWorker::loadModel);
+    connect(this, &MainWindow::requestPull, worker_, &InferenceWorker::pullModel);
+    connect(worker_, &InferenceWorker::pullProgress, this,
+            [this](const QString& file, qint64 done, qint64 total, int index, int count) {
+                if (!pull_dialog_) return;
+                pull_dialog_->setLabelText(tr("Downloading %1 (file %2 of %3): %4 of %5 MB")
+                                               .arg(file).arg(index).arg(count)
+                                               .arg(done / 1e6, 0, 'f', 1).arg(total / 1e6, 0, 'f', 1));
+                pull_dialog_->setValue(total > 0 ? int(1000.0 * double(done) / double(total)) : 0);
+            });
+    connect(worker_, &InferenceWorker::pullFinished, this, [this](const QString& snapshot) {
+        if (pull_dialog_) pull_dialog_->close();
+        statusBar()->showMessage(tr("Downloaded to %1; loading ...").arg(snapshot));
+    });
     connect(this, &MainWindow::requestExplainFile, worker_, &InferenceWorker::explainFile);
     connect(this, &MainWindow::requestExplainImage, worker_, &InferenceWorker::explainImage);
     connect(this, &MainWindow::requestMap, worker_, &InferenceWorker::computeMap);
@@ -410,6 +427,15 @@ void MainWindow::buildMenus() {
                                                       QSettings().value("model").toString());
         if (!d.isEmpty()) openModel(d);
     });
+    model->addAction(tr("Open from the &Hub..."), QKeySequence(tr("Ctrl+Shift+M")), this, [this] {
+        bool ok = false;
+        const QString id = QInputDialog::getText(
+            this, tr("Open from the Hugging Face Hub"),
+            tr("Model id, ORG/NAME[@REVISION] (e.g. facebook/dinov2-small). It is downloaded into the\n"
+               "Hugging Face cache (HF_HUB_CACHE), shared with Python; HF_TOKEN opens gated models."),
+            QLineEdit::Normal, QSettings().value("hubModel").toString(), &ok);
+        if (ok && !id.trimmed().isEmpty()) openFromHub(id.trimmed());
+    });
     model->addAction(tr("Model &Info..."), QKeySequence(tr("Ctrl+I")), this, &MainWindow::showModelInfo);
 
     QMenu* view = menuBar()->addMenu(tr("&View"));
@@ -429,6 +455,30 @@ void MainWindow::buildMenus() {
 void MainWindow::openModel(const QString& dir) {
     statusBar()->showMessage(tr("Loading model %1 ...").arg(dir));
     emit requestLoadModel(dir);
+}
+
+void MainWindow::openFromHub(const QString& id) {
+    QSettings().setValue("hubModel", id);
+    const qint64 ticket = worker_->newJob();
+    if (!pull_dialog_) {
+        pull_dialog_ = new QProgressDialog(this);
+        pull_dialog_->setObjectName("pullDialog");
+        pull_dialog_->setWindowTitle(tr("Open from the Hub"));
+        pull_dialog_->setRange(0, 1000);
+        pull_dialog_->setMinimumDuration(0);
+        pull_dialog_->setAutoClose(false);
+        pull_dialog_->setAutoReset(false);
+    }
+    pull_dialog_->disconnect(this);
+    connect(pull_dialog_, &QProgressDialog::canceled, this, [this, ticket] {
+        worker_->requestStop(ticket);
+        statusBar()->showMessage(tr("Cancelling the download ..."));
+    });
+    pull_dialog_->setLabelText(tr("Asking %1 for %2 ...").arg(QString::fromStdString(pull_options_from_env().endpoint), id));
+    pull_dialog_->setValue(0);
+    pull_dialog_->show();
+    statusBar()->showMessage(tr("Downloading %1 ...").arg(id));
+    emit requestPull(id, ticket);
 }
 
 void MainWindow::openImage(const QString& path) {
@@ -531,6 +581,7 @@ void MainWindow::onModelLoaded(const ModelInfo& info) {
 }
 
 void MainWindow::onModelFailed(const QString& message) {
+    if (pull_dialog_) pull_dialog_->close();
     showError(tr("Cannot load model: %1").arg(message) + (model_ready_ ? tr(" (keeping %1)").arg(model_.dir) : QString()));
 }
 

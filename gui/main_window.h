@@ -23,6 +23,8 @@ class QPushButton;
 class QMenu;
 class QTreeWidget;
 
+class QProgressDialog;
+
 namespace vitlens::gui {
 
 class MainWindow : public QMainWindow {
@@ -35,6 +37,9 @@ public:
     ImageView* view() const { return view_; }
     // Loads a model / opens an image (asynchronously).
     void openModel(const QString& dir);
+    // Model > Open from the Hub: pulls `id` into the hub cache with a
+    // progress dialog (Cancel stops it), then loads it.
+    void openFromHub(const QString& id);
     void openImage(const QString& path);
     void openFolder(const QString& dir);
     void startLive(const QString& source);
@@ -49,6 +54,7 @@ public:
 
 signals:
     void requestLoadModel(const QString& dir);
+    void requestPull(const QString& id, qint64 ticket);
     void requestExplainFile(const QString& path);
     void requestExplainImage(const QImage& image, const QString& name);
     void requestMap(const vitlens::gui::MapParams& p);
@@ -95,6 +101,7 @@ private:
     QWidget* buildLiveTab();
     void buildDocks();
     void buildMenus();
+    QProgressDialog* pull_dialog_ = nullptr;
     void showError(const QString& message);
     void clearError();
     void addRecent(const QString& path);

@@ -9,6 +9,7 @@
 
 #include "vitlens/feature_pca.h"
 #include "vitlens/hub_cache.h"
+#include "vitlens/hub_download.h"
 #include "vitlens/errors.h"
 #include "vitlens/model_info.h"
 
@@ -116,6 +117,29 @@ void InferenceWorker::loadModel(const QString& dir) {
         has_current_ = false;
         emit modelLoaded(info);
     } catch (const std::exception& e) {
+        emit modelFailed(QString::fromStdString(e.what()));
+    }
+}
+
+void InferenceWorker::pullModel(const QString& text, qint64 ticket) {
+    try {
+        const auto id = parse_model_id(text.toStdString());
+        if (!id) throw ArgumentError("'" + text.toStdString() + "' is not a model id ORG/NAME[@REVISION]");
+        PullOptions o = pull_options_from_env();
+        o.cancelled = [this, ticket] { return cancelled(ticket); };
+        auto last = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+        o.progress = [&](const PullProgress& p) {  // at most 10 a second: the GUI thread repaints each
+            const auto now = std::chrono::steady_clock::now();
+            if (now - last < std::chrono::milliseconds(100) && p.done < p.total) return;
+            last = now;
+            emit pullProgress(QString::fromStdString(p.file), qint64(p.done), qint64(p.total), p.index, p.count);
+        };
+        const PullResult r = pull_model(*id, o);
+        forget(ticket);
+        emit pullFinished(QString::fromStdString(r.snapshot));
+        loadModel(text);
+    } catch (const std::exception& e) {
+        forget(ticket);
         emit modelFailed(QString::fromStdString(e.what()));
     }
 }

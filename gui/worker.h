@@ -74,6 +74,10 @@ public:
 
 public slots:
     void loadModel(const QString& dir);
+    // Downloads a hub model (pull_model) into the cache, then loads it.
+    // Progress comes as pullProgress; requestStop(ticket) cancels (the partial
+    // file stays, to resume); failures come as modelFailed.
+    void pullModel(const QString& id, qint64 ticket);
     void explainFile(const QString& path);
     void explainImage(const QImage& image, const QString& name);
     void computeMap(const vitlens::gui::MapParams& p);
@@ -87,6 +91,8 @@ public slots:
 signals:
     void modelLoaded(const vitlens::gui::ModelInfo& info);
     void modelFailed(const QString& message);
+    void pullProgress(const QString& file, qint64 done, qint64 total, int index, int count);
+    void pullFinished(const QString& snapshot);
     void imageExplained(const vitlens::gui::ImageResult& r);
     void imageFailed(const QString& message);
     void mapReady(const vitlens::gui::MapResult& r);

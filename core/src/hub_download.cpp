@@ -117,7 +117,7 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
 int on_progress(void* user, curl_off_t total, curl_off_t now, curl_off_t, curl_off_t) {
     Download& d = *static_cast<Download*>(user);
     if (d.opt->cancelled && d.opt->cancelled()) return 1;
-    if (d.opt->progress) {
+    if (d.opt->progress && d.f) {  // a HEAD only checks for cancellation
         d.progress.done = d.offset + uint64_t(now);
         d.progress.total = total > 0 ? d.offset + uint64_t(total) : d.expected;
         d.opt->progress(d.progress);
@@ -251,7 +251,12 @@ private:
         if (!o_.token.empty()) hdrs = curl_slist_append(hdrs, ("Authorization: Bearer " + o_.token).c_str());
         hdrs = curl_slist_append(hdrs, "User-Agent: vitlens; hf_hub-compatible");
         std::string range;
+        Download probe;  // a HEAD's callbacks: cancellation only
+        probe.opt = &o_;
         curl_easy_setopt(c, CURLOPT_URL, u.c_str());
+        curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(c, CURLOPT_XFERINFODATA, head_only ? &probe : d);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
         curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
@@ -269,9 +274,6 @@ private:
             curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
             curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
             curl_easy_setopt(c, CURLOPT_WRITEDATA, d);
-            curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-            curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-            curl_easy_setopt(c, CURLOPT_XFERINFODATA, d);
             d->curl = c;
             if (d->offset > 0) {
                 range = std::to_string(d->offset) + "-";

@@ -8,6 +8,7 @@
 #include <QDir>
 #include <QFile>
 #include <QLabel>
+#include <QProgressDialog>
 #include <QPushButton>
 #include <QSignalSpy>
 #include <QSpinBox>
@@ -21,6 +22,7 @@
 #include <opencv2/videoio.hpp>
 
 #include "main_window.h"
+#include "fake_hub.h"
 #include "test_support.h"
 
 using namespace vitlens::gui;
@@ -150,6 +152,42 @@ TEST(Gui, PatchFeaturesOfABackbone) {
     pca->setChecked(false);
     ASSERT_TRUE(reaches(shown, 2));
     EXPECT_EQ(t.w.view()->heat(), map_heat);
+}
+
+// Model > Open from the Hub: the id is pulled from a fake hub on 127.0.0.1
+// into the cache with a progress dialog, then loaded and used; a hub that
+// never answers is cancelled from the dialog.
+TEST(Gui, OpenFromTheHubDownloadsAndLoads) {
+    FakeHub hub;
+    TempDir cache;
+    setenv("HF_ENDPOINT", hub.url().c_str(), 1);
+    setenv("HF_HUB_CACHE", (cache / "hub").c_str(), 1);
+    unsetenv("HF_HUB_OFFLINE");
+    Window t;
+    QSignalSpy loaded(t.w.worker(), &InferenceWorker::modelLoaded);
+    QSignalSpy finished(t.w.worker(), &InferenceWorker::pullFinished);
+    t.w.openFromHub("org/vit");
+    auto* dialog = t.find<QProgressDialog>("pullDialog");
+    ASSERT_NE(dialog, nullptr);
+    ASSERT_TRUE(reaches(loaded, 1, 30000));
+    EXPECT_EQ(finished.count(), 1);
+    EXPECT_FALSE(dialog->isVisible());
+    EXPECT_TRUE(std::filesystem::exists(cache / ("hub/models--org--vit/snapshots/" + kCommit + "/model.safetensors")));
+    EXPECT_EQ(loaded.at(0).at(0).value<ModelInfo>().dir, "org/vit");
+    ASSERT_TRUE(t.open("img0.png"));
+
+    SilentServer silent;  // accepts, never answers
+    const std::string url = silent.url();
+    setenv("HF_ENDPOINT", url.substr(0, url.find('/', 7)).c_str(), 1);
+    QSignalSpy failed(t.w.worker(), &InferenceWorker::modelFailed);
+    t.w.openFromHub("org/other");
+    ASSERT_TRUE(dialog->isVisible());
+    QTest::mouseClick(dialog->findChild<QPushButton*>(), Qt::LeftButton);
+    ASSERT_TRUE(reaches(failed, 1, 10000));
+    EXPECT_TRUE(failed.at(0).at(0).toString().contains("cancelled")) << failed.at(0).at(0).toString().toStdString();
+    EXPECT_TRUE(t.w.modelReady());
+    unsetenv("HF_ENDPOINT");
+    unsetenv("HF_HUB_CACHE");
 }
 
 TEST(Gui, BadImageAndBadModelShowErrorsAndKeepWorking) {
