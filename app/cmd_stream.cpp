@@ -42,8 +42,9 @@ void add_stream_options(po::options_description& d, StreamArgs& a) {
               "camera index (0), device (/dev/video2), video file, URL (rtsp://, http://), "
               "GStreamer pipeline ending in appsink, or a folder/glob of images")
         .flag("list-cameras", &a.list, "list the /dev/video* devices that open, and exit")
-        .choice("explain", &a.explain, "rollout", {"rollout", "attention", "attribution", "none"}, "M",
-                "heatmap on every frame (attribution: of the top-1 class, f32 only)")
+        .choice("explain", &a.explain, "rollout", {"rollout", "attention", "attribution", "features", "none"}, "M",
+                "heatmap on every frame (attribution: of the top-1 class, f32 only; features: the patch\n"
+                "features' first three principal components as colours)")
         .integer("top-k,k", &so.top_k, 3, 1, 100000, "K", "labels per frame")
         .integer("max-frames", &so.max_frames, 0, 0, int64_t(1) << 40, "N", "stop after N processed frames (0 = no limit)")
         .real("duration", &so.duration_s, 0, 0, 1e7, false, "SEC", "stop after SEC seconds (0 = no limit)")
@@ -190,9 +191,10 @@ void show_frame(const FrameResult& r, bool display, StreamEngine& engine) {
         int k = cv::waitKey(1);
         if (k == 'q' || k == 27) engine.stop();
     } else if (r.frame > 0 && stderr_is_tty()) {
+        const bool top = !r.prediction.top.empty();  // a backbone has no classes
         std::fprintf(stderr, "\rframe %lld  %.1f FPS  dropped %lld  %s %.0f%%   ", static_cast<long long>(r.frame), r.fps,
-                     static_cast<long long>(r.dropped), r.prediction.top[0].label.c_str(),
-                     100.0 * r.prediction.top[0].prob);
+                     static_cast<long long>(r.dropped), top ? r.prediction.top[0].label.c_str() : "-",
+                     top ? 100.0 * r.prediction.top[0].prob : 0.0);
     }
 }
 
@@ -228,7 +230,8 @@ int cmd_stream(int argc, char** argv) {
     }
     if (a.source.empty()) throw UsageError("--source is required (or --list-cameras)");
     StreamOptions& so = a.so;
-    if (a.explain == "none") so.map.reset();
+    so.features = a.explain == "features";
+    if (a.explain == "none" || so.features) so.map.reset();
     else so.map->method = parse_map_method(a.explain);
     const ClassifierOptions copt = mo.classifier_options();
     if (so.map && needs_gradients(*so.map) && copt.precision != Precision::F32)

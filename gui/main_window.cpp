@@ -526,7 +526,7 @@ void MainWindow::startLive(const QString& source) {
     live_button_->setText(tr("Stop (F5)"));
     tabs_->setCurrentIndex(3);
     live_ticket_ = worker_->newJob();
-    emit requestLive(source.trimmed(), "rollout", record, live_ticket_);
+    emit requestLive(source.trimmed(), pca_->isChecked() ? "features" : "rollout", record, live_ticket_);
 }
 
 void MainWindow::stopLive() {

@@ -315,7 +315,9 @@ void InferenceWorker::startLive(const QString& source, const QString& method, co
     QString error;
     StreamSummary sum;
     try {
-        o.map->method = parse_map_method(method.toStdString());
+        o.features = method == "features";
+        if (o.features) o.map.reset();
+        else o.map->method = parse_map_method(method.toStdString());
         // The recording goes to a temporary file, moved into place only when complete.
         std::unique_ptr<VideoRecorder> recorder;
         if (!recordPath.isEmpty()) recorder = std::make_unique<VideoRecorder>(recordPath.toStdString());

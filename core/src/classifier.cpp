@@ -88,10 +88,6 @@ Classifier::~Classifier() = default;
 
 std::vector<Prediction> Classifier::classify_patches(const float* patches, int B, int top_k,
                                                      AttentionCapture* capture) {
-    if (!spec_.has_head())
-        throw ModelError(spec_.dir + ": the model has no classifier head (a backbone, " + spec_.architecture +
-                         "): it cannot classify; use `vitlens embed` for its features, or `vitlens explain` for "
-                         "the class-agnostic maps");
     return run(patches, B, top_k, capture, nullptr);
 }
 

@@ -100,6 +100,20 @@ cv::Mat render_tiles(const cv::Mat& rgb, const std::vector<AttentionMap>& maps, 
 }
 
 
+cv::Mat blend_rgba(const cv::Mat& rgb, const cv::Mat& rgba, float alpha) {
+    const float a = std::clamp(alpha, 0.f, 1.f);
+    cv::Mat out = rgb.clone();
+    for (int y = 0; y < out.rows; ++y) {
+        auto* o = out.ptr<cv::Vec3b>(y);
+        const auto* v = rgba.ptr<cv::Vec4b>(y);
+        for (int x = 0; x < out.cols; ++x) {
+            const float w = a * v[x][3] / 255.f;
+            for (int c = 0; c < 3; ++c) o[x][c] = cv::saturate_cast<uchar>((1.f - w) * o[x][c] + w * v[x][c]);
+        }
+    }
+    return out;
+}
+
 cv::Mat heat_rgba(const AttentionMap& m, const Geometry& g, Colormap c) {
     cv::Mat mask;
     cv::Mat rgb = colorize(map_to_original(m, g, &mask), c);

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "vitlens/errors.h"
+#include "vitlens/feature_pca.h"
 #include "vitlens/preprocess.h"
 #include "vitlens/stage_stats.h"
 
@@ -253,9 +254,11 @@ public:
         Tensor patches = prepare_image(r.frame_rgb, clf_.spec(), &r.geometry);
         r.times.preprocess = ms_since(t0);
 
-        const bool want_map = o_.map && (processed % std::max(1, o_.every) == 0 || !have_map_);
+        const bool want_map = (o_.map || o_.features) && (processed % std::max(1, o_.every) == 0 || !have_map_);
         t0 = Clock::now();
-        if (want_map && needs_gradients(*o_.map)) {  // the forward and the backward of the explained class
+        if (want_map && o_.features) {  // the final-normed tokens, for any model (a backbone too)
+            r.prediction = clf_.embed_patches(patches.data(), 1, feats_, o_.top_k).front();
+        } else if (want_map && needs_gradients(*o_.map)) {  // the forward and the backward of the explained class
             int cls = o_.map->target_class;
             r.prediction = clf_.attribute_patches(patches.data(), cls, o_.top_k, cap_);
             r.times.backward = cap_.backward_ms;
@@ -265,13 +268,18 @@ public:
         r.times.encoder = ms_since(t0) - r.times.backward;
 
         t0 = Clock::now();
-        if (want_map) update_map();
-        if (have_map_) r.map = map_;
+        if (want_map && o_.features) update_features();
+        else if (want_map) update_map();
+        if (have_map_ && o_.features) r.features = features_;
+        else if (have_map_) r.map = map_;
         r.times.maps = ms_since(t0);
 
         r.fps = rate_.tick();
         t0 = Clock::now();
-        if (o_.annotate)
+        if (o_.annotate && o_.features)
+            r.annotated = annotate_frame(blend_rgba(r.frame_rgb, pca_rgba(features_, r.geometry), o_.style.alpha),
+                                         r.prediction, nullptr, r.geometry, o_.style, r.fps);
+        else if (o_.annotate)
             r.annotated = annotate_frame(r.frame_rgb, r.prediction, r.map.values.empty() ? nullptr : &r.map, r.geometry,
                                          o_.style, r.fps);
         r.times.render = ms_since(t0);
@@ -290,9 +298,17 @@ private:
         have_map_ = true;
     }
 
+    void update_features() {
+        const ModelSpec& s = clf_.spec();
+        features_ = feature_pca(feats_.tokens.data(), s.tokens(), s.hidden, lay_);
+        have_map_ = true;
+    }
+
     Classifier& clf_;
     const StreamOptions& o_;
     TokenLayout lay_;
+    Features feats_;                         // reused frame to frame
+    std::array<AttentionMap, 3> features_;
     AttentionGradients cap_;  // reused frame to frame (ViT-B: 22 MB, twice that with gradients)
     AttentionMap map_;
     bool have_map_ = false;

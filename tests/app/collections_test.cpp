@@ -244,3 +244,16 @@ TEST(Cli, ExplainResumeDrawsOnlyMissingOverlays) {
     ASSERT_EQ(shard.code, 0) << shard.err;
     EXPECT_LT(split_lines(shard.out).size(), 12u);
 }
+
+// A live stream of a backbone, coloured by its patch features: every frame
+// processed, no classes, the overlay drawn.
+TEST(Cli, StreamFeaturesOfABackbone) {
+    TempDir t;
+    auto r = run_cli({"stream", "--model", fixture("timm_reg4_f32"), "--source", fixture("images"), "--no-pace",
+                      "--explain", "features", "--jsonl", t / "f.jsonl", "--out", t / "f.avi"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    const auto frames = split_lines(read_file(t / "f.jsonl"));
+    ASSERT_EQ(frames.size(), 4u);
+    for (const std::string& l : frames) EXPECT_TRUE(json::parse(l)["top"].empty()) << l;
+    EXPECT_GT(fs::file_size(t / "f.avi"), 1000u);
+}

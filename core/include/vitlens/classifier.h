@@ -59,8 +59,8 @@ public:
 
     // Classifies 8-bit RGB images (any size) as one batch; top_k entries each.
     std::vector<Prediction> classify(const std::vector<cv::Mat>& rgb, int top_k = 5);
-    // Patches already prepared: (B, N, C*P*P). A model without a head
-    // (a backbone) throws ModelError pointing to `vitlens embed`.
+    // Patches already prepared: (B, N, C*P*P). A model without a head (a
+    // backbone) gives empty predictions (no logits, no top) and still fills `capture`.
     std::vector<Prediction> classify_patches(const float* patches, int B, int top_k = 5,
                                              AttentionCapture* capture = nullptr);
     // Features of patches (B, N, C*P*P), any model; predictions too when it has a head.

@@ -34,6 +34,10 @@ cv::Mat render_overlay(const cv::Mat& rgb, const AttentionMap& m, const Geometry
 cv::Mat render_tiles(const cv::Mat& rgb, const std::vector<AttentionMap>& maps, const std::vector<std::string>& labels,
                      const Geometry& g, int cols, int tile, const OverlayStyle& style = {});
 
+// rgb (CV_8UC3) with an RGBA overlay of the same size blended on at its own
+// alpha times `alpha`: RGB out.
+cv::Mat blend_rgba(const cv::Mat& rgb, const cv::Mat& rgba, float alpha);
+
 // m01: CV_32F (H, W) in [0, 1] -> CV_8UC3 (H, W) RGB through the colour map.
 cv::Mat colorize(const cv::Mat& m01, Colormap c);
 

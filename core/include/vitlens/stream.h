@@ -4,6 +4,8 @@
 // are dropped (and counted), never queued.
 #pragma once
 
+#include <array>
+
 #include <functional>
 #include <memory>
 #include <optional>
@@ -22,6 +24,7 @@ namespace vitlens {
 
 struct StreamOptions {
     std::optional<MapSpec> map = MapSpec{};  // the heatmap of every frame (rollout); nullopt: none
+    bool features = false;   // instead of a map: the patch features as colours (feature_pca)
     int top_k = 5;
     int64_t max_frames = 0;  // processed frames (0 = no limit)
     double duration_s = 0;   // 0 = no limit
@@ -46,6 +49,7 @@ struct FrameResult {
     double latency_ms = 0;    // from capture to result
     Prediction prediction;
     AttentionMap map;         // empty when explain == none
+    std::array<AttentionMap, 3> features;  // with StreamOptions::features: the three components
     Geometry geometry;
     cv::Mat frame_rgb;        // the frame that was classified
     cv::Mat annotated;        // RGB, when annotate
