@@ -76,6 +76,7 @@ BenchModel load_bench_model(const BenchArgs& a, const ModelOptions& mo, const Cl
     auto t0 = std::chrono::steady_clock::now();
     if (!a.arch.empty()) {
         m.spec = spec_for_arch(a.arch);
+        if (copt.input_h > 0) set_input_size(m.spec, copt.input_h, copt.input_w);  // e.g. ViT-B at 384
         EncoderWeights w = random_encoder_weights(m.spec, 0);
         t0 = std::chrono::steady_clock::now();  // load = weight reorder, as from a checkpoint
         m.enc = std::make_unique<Encoder>(m.spec, w, copt.precision);

@@ -158,7 +158,7 @@ int cmd_classify(int argc, char** argv) {
         out.write(csv_header(a.top_k, spec.multi_label, a.logits ? spec.num_classes : 0));
     const size_t listed = files.size();
     if (!out.done().empty()) {
-        std::erase_if(files, [&](const std::string& f) { return out.done().count(f) != 0; });
+        std::erase_if(files, [&](const std::string& f) { return out.has(f); });
         std::cerr << "vitlens: --resume: " << (listed - files.size()) << " of " << listed << " images already in "
                   << a.output << "\n";
     }

@@ -72,7 +72,7 @@ void extract(const std::string& f, const Features& feats, const ModelSpec& s, in
 class Sink {
 public:
     virtual ~Sink() = default;
-    virtual const std::set<std::string>& done() const = 0;
+    virtual bool has(const std::string& path) const = 0;  // already written (resume)
     // B images: their paths, predictions (empty without a head) and features.
     virtual void add(const std::vector<std::string>& names, const std::vector<Prediction>& preds, const Features& f) = 0;
     virtual void finish() = 0;
@@ -88,7 +88,7 @@ public:
             paths_.push_back(path);
         }
         index_ = std::make_unique<RecordOutput>(base + ".jsonl", "jsonl", a.shard.resume, a.overwrite);
-        rows_ = int64_t(index_->done().size());
+        rows_ = int64_t(index_->lines());  // every record line is a row, duplicates included
         for (size_t i = 0; i < feats.size(); ++i) {
             arrays_.push_back(std::make_unique<NpyAppender>(paths_[i], row_shape(feats[i], s), a.shard.resume));
             if (arrays_.back()->rows() < rows_)
@@ -97,7 +97,7 @@ public:
             arrays_.back()->truncate(rows_);  // rows past the index were never recorded
         }
     }
-    const std::set<std::string>& done() const override { return index_->done(); }
+    bool has(const std::string& path) const override { return index_->has(path); }
     void add(const std::vector<std::string>& names, const std::vector<Prediction>& preds, const Features& f) override {
         const int B = int(names.size());
         for (size_t i = 0; i < feats_.size(); ++i) {
@@ -139,7 +139,7 @@ public:
             throw UsageError("--resume continues .npy outputs; a .safetensors file is written whole at the end");
         check_can_write(path_, a.overwrite);
     }
-    const std::set<std::string>& done() const override { return none_; }
+    bool has(const std::string&) const override { return false; }
     void add(const std::vector<std::string>& names, const std::vector<Prediction>&, const Features& f) override {
         for (size_t i = 0; i < feats_.size(); ++i) {
             int64_t per = 1;
@@ -171,7 +171,6 @@ private:
     std::vector<std::string> feats_, images_;
     const ModelSpec& spec_;
     std::vector<std::vector<float>> data_;
-    std::set<std::string> none_;
 };
 
 std::unique_ptr<Sink> make_sink(const EmbedArgs& a, const std::vector<std::string>& feats, const ModelSpec& s) {
@@ -212,9 +211,12 @@ int cmd_embed(int argc, char** argv) {
     for (const auto& e : errors) std::cerr << "vitlens: " << e << "\n";
     Classifier clf(mo.resolve(), mo.classifier_options());
     const ModelSpec& spec = clf.spec();
+    if (spec.n_prefix == spec.registers && std::find(feats.begin(), feats.end(), "cls") != feats.end())
+        throw UsageError("--features cls: " + spec.dir + " has no class token (it pools " + spec.global_pool +
+                         "); use pooled or patch");
     std::unique_ptr<Sink> sink = make_sink(a, feats, spec);
     const size_t listed = files.size();
-    std::erase_if(files, [&](const std::string& f) { return sink->done().count(f) != 0; });
+    std::erase_if(files, [&](const std::string& f) { return sink->has(f); });
     if (listed != files.size())
         std::cerr << "vitlens: --resume: " << (listed - files.size()) << " of " << listed << " images already embedded\n";
 

@@ -203,7 +203,8 @@ int cmd_explain(int argc, char** argv) {
     if (!a.cls.empty()) a.spec.target_class = class_index(s, a.cls);
     validate(a.spec, s);
     std::unique_ptr<OutputDir> outdir;
-    if (!a.out.empty()) outdir = std::make_unique<OutputDir>(a.out, a.overwrite || a.shard.resume);
+    // --resume skips what is there, so it needs no replacing: two images of one stem still clash
+    if (!a.out.empty()) outdir = std::make_unique<OutputDir>(a.out, a.overwrite);
     if (a.shard.resume) {
         const size_t listed = files.size();
         std::erase_if(files, [&](const std::string& f) {

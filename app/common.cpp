@@ -115,6 +115,8 @@ std::vector<std::string> collect_images(const std::vector<std::string>& inputs, 
             out.push_back(in);
         }
     }
+    std::set<std::string> seen;  // a file named twice (or inside a listed folder too) is one image
+    std::erase_if(out, [&](const std::string& f) { return !seen.insert(f).second; });
     return out;
 }
 

@@ -42,7 +42,7 @@ struct ModelOptions {
 };
 
 // Image files named by `inputs`: files as given, directories walked
-// recursively for image extensions, sorted. Missing paths are reported into
+// recursively for image extensions, sorted; each path once. Missing paths are reported into
 // `errors` ("path: problem").
 std::vector<std::string> collect_images(const std::vector<std::string>& inputs, std::vector<std::string>& errors);
 

@@ -29,7 +29,7 @@ std::string record_image(const std::string& line, const std::string& format) {
 }
 
 RecordOutput::RecordOutput(const std::string& path, const std::string& format, bool resume, bool overwrite)
-    : path_(path) {
+    : path_(path), format_(format) {
     if (path.empty()) {
         if (resume) throw UsageError("--resume needs --output FILE: it continues that file");
         f_ = stdout;
@@ -50,6 +50,7 @@ RecordOutput::RecordOutput(const std::string& path, const std::string& format, b
         std::string line;
         for (bool first = true; std::getline(lines, line); first = false) {
             if (format == "csv" && first) continue;  // the header
+            ++lines_;
             if (std::string img = record_image(line, format); !img.empty()) done_.insert(img);
         }
         empty_ = keep == 0;
@@ -57,8 +58,17 @@ RecordOutput::RecordOutput(const std::string& path, const std::string& format, b
     f_ = std::fopen(path.c_str(), resume ? "a+b" : "wb");
     if (!f_) throw OutputError(path + ": cannot open for writing: " + std::strerror(errno));
     owned_ = true;
-    if (resume && ::ftruncate(::fileno(f_), off_t(keep)) != 0)
-        throw OutputError(path + ": cannot drop the partly written last line: " + std::strerror(errno));
+    if (resume && ::ftruncate(::fileno(f_), off_t(keep)) != 0) {
+        const std::string why = std::strerror(errno);
+        std::fclose(f_);
+        throw OutputError(path + ": cannot drop the partly written last line: " + why);
+    }
+}
+
+bool RecordOutput::has(const std::string& path) const {
+    if (done_.empty()) return false;
+    if (format_ != "jsonl") return done_.count(path) != 0;
+    return done_.count(record_image("{\"image\": \"" + json_escape(path) + "\"}", "jsonl")) != 0;
 }
 
 RecordOutput::~RecordOutput() {

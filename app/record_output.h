@@ -22,6 +22,10 @@ public:
     RecordOutput& operator=(const RecordOutput&) = delete;
 
     const std::set<std::string>& done() const { return done_; }
+    // Whether `path` has a record: compared as written and read back (a name
+    // that is not UTF-8 is stored with U+FFFD in jsonl, and found again so).
+    bool has(const std::string& path) const;
+    size_t lines() const { return lines_; }  // complete records at the start (resume)
     bool empty_at_start() const { return empty_; }  // write a csv header only then
     void write(const std::string& lines);
     void flush();  // OutputError when the disk refuses
@@ -30,6 +34,8 @@ private:
     std::string path_;
     std::FILE* f_ = nullptr;
     bool owned_ = false, empty_ = true;
+    std::string format_;
+    size_t lines_ = 0;
     std::set<std::string> done_;
 };
 

@@ -78,7 +78,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
                 pull_dialog_->setValue(total > 0 ? int(1000.0 * double(done) / double(total)) : 0);
             });
     connect(worker_, &InferenceWorker::pullFinished, this, [this](const QString& snapshot) {
-        if (pull_dialog_) pull_dialog_->close();
+        if (pull_dialog_) pull_dialog_->hide();  // hide(), not close(): closing a progress dialog cancels
         statusBar()->showMessage(tr("Downloaded to %1; loading ...").arg(snapshot));
     });
     connect(this, &MainWindow::requestExplainFile, worker_, &InferenceWorker::explainFile);
@@ -458,6 +458,10 @@ void MainWindow::openModel(const QString& dir) {
 }
 
 void MainWindow::openFromHub(const QString& id) {
+    if (pull_dialog_ && pull_dialog_->isVisible()) {  // one download at a time: the dialog is its Cancel
+        showError(tr("A download is running; cancel it or wait before opening %1").arg(id));
+        return;
+    }
     QSettings().setValue("hubModel", id);
     const qint64 ticket = worker_->newJob();
     if (!pull_dialog_) {
@@ -581,7 +585,7 @@ void MainWindow::onModelLoaded(const ModelInfo& info) {
 }
 
 void MainWindow::onModelFailed(const QString& message) {
-    if (pull_dialog_) pull_dialog_->close();
+    if (pull_dialog_) pull_dialog_->hide();
     showError(tr("Cannot load model: %1").arg(message) + (model_ready_ ? tr(" (keeping %1)").arg(model_.dir) : QString()));
 }
 

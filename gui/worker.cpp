@@ -95,7 +95,15 @@ void InferenceWorker::delay() {
 
 void InferenceWorker::loadModel(const QString& dir) {
     try {
-        auto c = std::make_unique<Classifier>(resolve_model_path(dir.toStdString()));  // a folder or a hub id
+        load(resolve_model_path(dir.toStdString()), dir);  // a folder or a hub id
+    } catch (const std::exception& e) {
+        emit modelFailed(QString::fromStdString(e.what()));
+    }
+}
+
+void InferenceWorker::load(const std::string& path, const QString& dir) {
+    try {
+        auto c = std::make_unique<Classifier>(path);
         const ModelSpec& s = c->spec();
         std::ostringstream t;
         t << "Directory: " << dir.toStdString() << "\n";
@@ -130,14 +138,14 @@ void InferenceWorker::pullModel(const QString& text, qint64 ticket) {
         auto last = std::chrono::steady_clock::now() - std::chrono::seconds(1);
         o.progress = [&](const PullProgress& p) {  // at most 10 a second: the GUI thread repaints each
             const auto now = std::chrono::steady_clock::now();
-            if (now - last < std::chrono::milliseconds(100) && p.done < p.total) return;
+            if (now - last < std::chrono::milliseconds(100) && !(p.total > 0 && p.done >= p.total)) return;
             last = now;
             emit pullProgress(QString::fromStdString(p.file), qint64(p.done), qint64(p.total), p.index, p.count);
         };
         const PullResult r = pull_model(*id, o);
         forget(ticket);
         emit pullFinished(QString::fromStdString(r.snapshot));
-        loadModel(text);
+        load(r.snapshot, text);  // the snapshot itself: a folder named like the id cannot stand in
     } catch (const std::exception& e) {
         forget(ticket);
         emit modelFailed(QString::fromStdString(e.what()));
@@ -277,6 +285,7 @@ void InferenceWorker::classifyBatch(const QStringList& paths, qint64 ticket) {
         try {
             delay();
             auto pred = clf_->classify({decode_image(p.toStdString())}, 1).front();
+            if (pred.top.empty()) throw ModelError("the model has no classifier head (a backbone): nothing to classify");
             row.index = pred.top[0].index;
             row.label = QString::fromStdString(pred.top[0].label);
             row.prob = pred.top[0].prob;

@@ -108,6 +108,7 @@ signals:
 private:
     friend class EngineRegistration;
     void explainRgb(const cv::Mat& rgb, const QString& name);
+    void load(const std::string& path, const QString& shown);  // `shown`: the folder or id, as the user gave it
     void delay();
     bool cancelled(qint64 ticket);
     void forget(qint64 ticket);

@@ -67,14 +67,19 @@ NpyAppender::NpyAppender(std::string path, std::vector<int64_t> row_shape, bool 
     if (resume && exists) {
         f_ = std::fopen(path_.c_str(), "r+b");
         if (!f_) out_fail(path_, std::string("cannot open to resume: ") + std::strerror(errno));
+        auto refuse = [this](const std::string& why) {
+            std::fclose(f_);
+            f_ = nullptr;
+            out_fail(path_, why);
+        };
         size_t off = 0;
         std::vector<int64_t> shape;
         const std::string dict = read_header_dict(f_, &off);
         if (dict.empty() || !parse_dict(dict, &shape) || off != kHeaderBytes || shape.empty())
-            out_fail(path_, "not a float32 .npy written by vitlens; cannot resume it (remove it or use another path)");
+            refuse("not a float32 .npy written by vitlens; cannot resume it (remove it or use another path)");
         if (std::vector<int64_t>(shape.begin() + 1, shape.end()) != row_shape_)
-            out_fail(path_, "rows of shape " + shape_str({shape.begin() + 1, shape.end()}) + " on disk, this run makes " +
-                                shape_str(row_shape_) + " (another model or feature?)");
+            refuse("rows of shape " + shape_str({shape.begin() + 1, shape.end()}) + " on disk, this run makes " +
+                   shape_str(row_shape_) + " (another model or feature?)");
         const int64_t on_disk = (int64_t(st.st_size) - int64_t(kHeaderBytes)) / (row_floats_ * 4);
         rows_ = std::max<int64_t>(0, on_disk);  // complete rows; the caller's index may keep fewer
         truncate(rows_);

@@ -1,6 +1,9 @@
 #include "vitlens/hub_download.h"
 
 #include <curl/curl.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <cctype>
 #include <cerrno>
@@ -116,14 +119,35 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
 
 int on_progress(void* user, curl_off_t total, curl_off_t now, curl_off_t, curl_off_t) {
     Download& d = *static_cast<Download*>(user);
-    if (d.opt->cancelled && d.opt->cancelled()) return 1;
-    if (d.opt->progress && d.f) {  // a HEAD only checks for cancellation
-        d.progress.done = d.offset + uint64_t(now);
-        d.progress.total = total > 0 ? d.offset + uint64_t(total) : d.expected;
-        d.opt->progress(d.progress);
+    try {  // nothing may unwind through libcurl's C frames
+        if (d.opt->cancelled && d.opt->cancelled()) return 1;
+        if (d.opt->progress && d.f) {  // a HEAD only checks for cancellation
+            d.progress.done = d.offset + uint64_t(now);
+            d.progress.total = total > 0 ? d.offset + uint64_t(total) : d.expected;
+            d.opt->progress(d.progress);
+        }
+    } catch (...) {
+        return 1;
     }
     return 0;
 }
+
+// An exclusive flock() on `path` for its lifetime, as huggingface_hub locks
+// a blob while downloading it: two pulls never append to one .incomplete.
+class BlobLock {
+public:
+    explicit BlobLock(const std::string& path) : fd_(::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644)) {
+        if (fd_ < 0) throw OutputError(path + ": cannot create the download lock: " + std::strerror(errno));
+        while (::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
+        }
+    }
+    ~BlobLock() { ::close(fd_); }  // closing releases the lock
+    BlobLock(const BlobLock&) = delete;
+    BlobLock& operator=(const BlobLock&) = delete;
+
+private:
+    int fd_;
+};
 
 class Hub {
 public:
@@ -152,7 +176,9 @@ public:
                 u = origin(u) + r.header("location");
                 continue;
             }
-            if (r.status == 404 && missing_ok && r.header("x-error-code") == "EntryNotFound") return {};
+            // an optional file: the repo and revision exist (config.json came first), so any 404 means
+            // the file is absent, also from a mirror that sends no X-Error-Code
+            if (r.status == 404 && missing_ok) return {};
             check_status(r, file);
             FileMeta m;
             m.commit = r.header("x-repo-commit");
@@ -178,6 +204,12 @@ public:
         std::error_code ec;
         if (fs::exists(blob, ec)) return 0;
         fs::create_directories(blob.parent_path(), ec);
+        // <cache>/.locks/models--ORG--NAME/<etag>.lock, where huggingface_hub locks it too:
+        // another pull of the same blob waits here
+        const fs::path locks = repo_.parent_path() / ".locks" / repo_.filename();
+        fs::create_directories(locks, ec);
+        const BlobLock lock((locks / (m.etag + ".lock")).string());
+        if (fs::exists(blob, ec)) return 0;             // ... and finds it done
         const std::string part = blob.string() + ".incomplete";
         Download d;
         d.offset = fs::exists(part, ec) ? fs::file_size(part, ec) : 0;
@@ -190,10 +222,16 @@ public:
         Response r;
         const std::string u = url(revision, file);
         CURLcode rc = CURLE_OK;
-        if (!(m.size > 0 && d.offset >= m.size)) rc = perform(u, &r, &d, false);
+        const bool requested = !(m.size > 0 && d.offset >= m.size);  // a complete (or oversized) part: verify it
+        try {
+            if (requested) rc = perform(u, &r, &d, false);
+        } catch (...) {
+            std::fclose(d.f);
+            throw;
+        }
         std::fclose(d.f);
         const uint64_t have = fs::file_size(part, ec);
-        if (rc == CURLE_OK && r.status != 416) check_status(r, file);
+        if (requested && rc == CURLE_OK && r.status != 416) check_status(r, file);
         check_transport(rc, u, have, m.size);
         verify(part, file, m, have);
         fs::rename(part, blob, ec);
@@ -265,7 +303,8 @@ private:
         curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, o_.stall_timeout_s);
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+        // never from https down to http (an attacker on the path could then swap config.json)
+        curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, o_.endpoint.rfind("https://", 0) == 0 ? "https" : "http,https");
         if (head_only) {
             curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
             curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
@@ -329,7 +368,7 @@ private:
         if (why.empty()) return;
         std::error_code ec;
         fs::remove(part, ec);
-        throw InputError(id_.str() + ": " + file + " " + why +
+        throw SourceError(id_.str() + ": " + file + " " + why +
                          ": corrupted in transit or on a mirror; the download was deleted, run pull again");
     }
 

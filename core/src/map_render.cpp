@@ -1,6 +1,7 @@
 #include "vitlens/map_render.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <opencv2/imgproc.hpp>
 
@@ -58,16 +59,48 @@ cv::Mat colorize(const cv::Mat& m01, Colormap c) {
     return rgb;
 }
 
+namespace {
+
+// The colour map as a table: 256 RGB entries, made once per map (OpenCV's own colours).
+const std::array<cv::Vec3b, 256>& colour_table(Colormap c) {
+    static const auto tables = [] {
+        std::array<std::array<cv::Vec3b, 256>, 4> t{};
+        cv::Mat ramp(1, 256, CV_32F);  // colorize() takes [0, 1]
+        for (int i = 0; i < 256; ++i) ramp.at<float>(i) = float(i) / 255.f;
+        const Colormap all[4] = {Colormap::Turbo, Colormap::Jet, Colormap::Inferno, Colormap::Viridis};
+        for (int k = 0; k < 4; ++k) {
+            const cv::Mat rgb = colorize(ramp, all[k]);
+            for (int i = 0; i < 256; ++i) t[size_t(k)][size_t(i)] = rgb.at<cv::Vec3b>(i);
+        }
+        return t;
+    }();
+    return tables[size_t(c == Colormap::Jet ? 1 : c == Colormap::Inferno ? 2 : c == Colormap::Viridis ? 3 : 0)];
+}
+
+}  // namespace
+
 cv::Mat render_overlay(const cv::Mat& rgb, const AttentionMap& m, const Geometry& g, const OverlayStyle& style) {
     CV_Assert(rgb.type() == CV_8UC3 && rgb.cols == g.orig_w && rgb.rows == g.orig_h);
     cv::Mat mask;
-    cv::Mat up = map_to_original(m, g, &mask);
-    cv::Mat heat = colorize(up, style.colormap);
-    float a = std::clamp(style.alpha, 0.f, 1.f);
-    cv::Mat blended;
-    cv::addWeighted(rgb, 1.0 - a, heat, a, 0.0, blended);
-    cv::Mat out = rgb.clone();
-    blended.copyTo(out, mask);
+    const cv::Mat up = map_to_original(m, g, &mask);
+    const auto& lut = colour_table(style.colormap);
+    // one pass: out = rgb * (1 - a) + colour(map) * a inside the crop, rgb outside (8.8 fixed point)
+    const int a = int(std::lround(std::clamp(style.alpha, 0.f, 1.f) * 256.f)), keep = 256 - a;
+    cv::Mat out(rgb.size(), CV_8UC3);
+    for (int y = 0; y < rgb.rows; ++y) {
+        const auto* src = rgb.ptr<cv::Vec3b>(y);
+        const float* v = up.ptr<float>(y);
+        const uchar* in = mask.ptr<uchar>(y);
+        auto* dst = out.ptr<cv::Vec3b>(y);
+        for (int x = 0; x < rgb.cols; ++x) {
+            if (!in[x]) {
+                dst[x] = src[x];
+                continue;
+            }
+            const cv::Vec3b& c = lut[size_t(cv::saturate_cast<uchar>(v[x] * 255.f))];
+            for (int k = 0; k < 3; ++k) dst[x][k] = uchar((src[x][k] * keep + c[k] * a + 128) >> 8);
+        }
+    }
     bool cropped = g.crop_w != g.resized_w || g.crop_h != g.resized_h || g.crop_x != 0 || g.crop_y != 0;
     if (style.draw_crop_box && cropped) {
         cv::Rect2d b = g.crop_in_original();
@@ -101,14 +134,16 @@ cv::Mat render_tiles(const cv::Mat& rgb, const std::vector<AttentionMap>& maps, 
 
 
 cv::Mat blend_rgba(const cv::Mat& rgb, const cv::Mat& rgba, float alpha) {
-    const float a = std::clamp(alpha, 0.f, 1.f);
-    cv::Mat out = rgb.clone();
+    CV_Assert(rgb.type() == CV_8UC3 && rgba.type() == CV_8UC4 && rgb.size() == rgba.size());
+    const int a = int(std::lround(std::clamp(alpha, 0.f, 1.f) * 256.f));
+    cv::Mat out(rgb.size(), CV_8UC3);
     for (int y = 0; y < out.rows; ++y) {
-        auto* o = out.ptr<cv::Vec3b>(y);
+        const auto* src = rgb.ptr<cv::Vec3b>(y);
         const auto* v = rgba.ptr<cv::Vec4b>(y);
+        auto* dst = out.ptr<cv::Vec3b>(y);
         for (int x = 0; x < out.cols; ++x) {
-            const float w = a * v[x][3] / 255.f;
-            for (int c = 0; c < 3; ++c) o[x][c] = cv::saturate_cast<uchar>((1.f - w) * o[x][c] + w * v[x][c]);
+            const int w = (a * v[x][3] + 128) >> 8, keep = 256 - w;  // 8.8 fixed point
+            for (int c = 0; c < 3; ++c) dst[x][c] = uchar((src[x][c] * keep + v[x][c] * w + 128) >> 8);
         }
     }
     return out;

@@ -590,8 +590,8 @@ void set_input_size(ModelSpec& s, int h, int w, const SpecLimits& lim) {
     } else {
         const double sh = double(h) / (p.center_crop ? p.crop_h : s.image_h);
         const double sw = double(w) / (p.center_crop ? p.crop_w : s.image_w);
-        if (p.resize == Preprocess::Resize::ShortestEdge) {
-            p.edge = static_cast<int>(std::lround(p.edge * sh));
+        if (p.resize == Preprocess::Resize::ShortestEdge) {  // the larger ratio: the crop never needs padding
+            p.edge = static_cast<int>(std::lround(p.edge * std::max(sh, sw)));
         } else if (p.resize == Preprocess::Resize::Exact) {
             p.resize_h = p.center_crop ? static_cast<int>(std::lround(p.resize_h * sh)) : h;
             p.resize_w = p.center_crop ? static_cast<int>(std::lround(p.resize_w * sw)) : w;

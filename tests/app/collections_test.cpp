@@ -257,3 +257,20 @@ TEST(Cli, StreamFeaturesOfABackbone) {
     for (const std::string& l : frames) EXPECT_TRUE(json::parse(l)["top"].empty()) << l;
     EXPECT_GT(fs::file_size(t / "f.avi"), 1000u);
 }
+
+// A name that is not UTF-8 is written with U+FFFD in jsonl; --resume still
+// finds it, and a file listed twice is one image.
+TEST(Cli, ResumeFindsNamesThatAreNotUtf8) {
+    TempDir t;
+    fs::create_directories(t / "in");
+    const std::string latin1 = t / "in/caf\xe9.png";
+    fs::copy_file(fixture("images/img0.png"), latin1);
+    const std::string model = fixture("hf_vit_f32");
+    auto r = run_cli({"classify", "--model", model, "--format", "jsonl", "-o", t / "o.jsonl", t / "in", latin1});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(split_lines(read_file(t / "o.jsonl")).size(), 1u);
+    auto again = run_cli({"classify", "--model", model, "--format", "jsonl", "-o", t / "o.jsonl", "--resume", t / "in"});
+    ASSERT_EQ(again.code, 0) << again.err;
+    EXPECT_NE(again.err.find("1 of 1 images already"), std::string::npos) << again.err;
+    EXPECT_EQ(split_lines(read_file(t / "o.jsonl")).size(), 1u);
+}

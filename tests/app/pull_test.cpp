@@ -80,13 +80,30 @@ TEST(Pull, InterruptedDownloadResumes) {
     EXPECT_EQ(sha256_file(cache / ("hub/models--org--vit/blobs/" + sha(st))), sha(st));
 }
 
+// A part file that already holds every byte (the run was stopped while
+// checking it) is verified and moved into place without a new request.
+TEST(Pull, CompletePartFileIsCheckedNotRefetched) {
+    FakeHub hub;
+    TempDir cache;
+    ASSERT_EQ(run_cli({"pull", "org/vit"}, env(hub, cache)).code, 0);
+    const std::string st = read_file(fixture("hf_vit_f32/model.safetensors"));
+    const fs::path blobs = cache / "hub/models--org--vit/blobs";
+    fs::rename(blobs / sha(st), blobs / (sha(st) + ".incomplete"));
+    const size_t before = hub.requests().size();
+    auto r = run_cli({"pull", "org/vit"}, env(hub, cache));
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_TRUE(fs::exists(blobs / sha(st)));
+    for (size_t i = before; i < hub.requests().size(); ++i)
+        EXPECT_EQ(hub.requests()[i].path.find("/cdn/"), std::string::npos) << "refetched " << hub.requests()[i].path;
+}
+
 // Bytes that do not hash to the hub's object id are deleted and refused.
 TEST(Pull, CorruptedFileIsRefused) {
     FakeHub hub;
     TempDir cache;
     hub.set_cdn(FakeHub::Cdn::Corrupt);
     auto r = run_cli({"pull", "org/vit"}, env(hub, cache));
-    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_EQ(r.code, 4) << r.err;
     EXPECT_NE(r.err.find("SHA-256"), std::string::npos) << r.err;
     const fs::path repo = cache / "hub/models--org--vit";
     EXPECT_FALSE(fs::exists(repo / "snapshots" / kCommit / "model.safetensors"));
