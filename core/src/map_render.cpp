@@ -79,36 +79,81 @@ const std::array<cv::Vec3b, 256>& colour_table(Colormap c) {
 
 }  // namespace
 
-cv::Mat render_overlay(const cv::Mat& rgb, const AttentionMap& m, const Geometry& g, const OverlayStyle& style) {
-    CV_Assert(rgb.type() == CV_8UC3 && rgb.cols == g.orig_w && rgb.rows == g.orig_h);
-    cv::Mat mask;
-    const cv::Mat up = map_to_original(m, g, &mask);
-    const auto& lut = colour_table(style.colormap);
-    // one pass: out = rgb * (1 - a) + colour(map) * a inside the crop, rgb outside (8.8 fixed point)
-    const int a = int(std::lround(std::clamp(style.alpha, 0.f, 1.f) * 256.f)), keep = 256 - a;
-    cv::Mat out(rgb.size(), CV_8UC3);
-    for (int y = 0; y < rgb.rows; ++y) {
-        const auto* src = rgb.ptr<cv::Vec3b>(y);
-        const float* v = up.ptr<float>(y);
-        const uchar* in = mask.ptr<uchar>(y);
-        auto* dst = out.ptr<cv::Vec3b>(y);
-        for (int x = 0; x < rgb.cols; ++x) {
-            if (!in[x]) {
-                dst[x] = src[x];
-                continue;
-            }
-            const cv::Vec3b& c = lut[size_t(cv::saturate_cast<uchar>(v[x] * 255.f))];
-            for (int k = 0; k < 3; ++k) dst[x][k] = uchar((src[x][k] * keep + c[k] * a + 128) >> 8);
+namespace {
+
+// Where the model's crop lies in the frame: the box the maps are stretched
+// over, and its part inside the frame.
+struct CropBox {
+    int x, y, w, h;
+    cv::Rect inside;
+};
+
+CropBox crop_box(const Geometry& g) {
+    const cv::Rect2d b = g.crop_in_original();
+    CropBox c{int(std::lround(b.x)), int(std::lround(b.y)), std::max(1, int(std::lround(b.width))),
+              std::max(1, int(std::lround(b.height))), {}};
+    c.inside = cv::Rect(c.x, c.y, c.w, c.h) & cv::Rect(0, 0, g.orig_w, g.orig_h);
+    return c;
+}
+
+// The map stretched over the box in 8 bits (bicubic, overshoot saturated),
+// into `up8`; `up` is scratch. Live frames come here every frame: callers
+// pass buffers they keep, so a steady frame size allocates nothing.
+void upsample8(const AttentionMap& m, const CropBox& b, cv::Mat& up, cv::Mat& up8) {
+    const cv::Mat grid(m.rows, m.cols, CV_32F, const_cast<float*>(m.values.data()));
+    cv::resize(grid, up, cv::Size(b.w, b.h), 0, 0, cv::INTER_CUBIC);
+    up.convertTo(up8, CV_8U, 255.0);
+}
+
+// px = px * (1 - a) + colour * a over the box, in 8.8 fixed point;
+// colour(x, y) gives the RGB of a box pixel.
+template <class Colour>
+void blend_box(cv::Mat& out, const CropBox& b, float alpha, Colour colour) {
+    const int a = int(std::lround(std::clamp(alpha, 0.f, 1.f) * 256.f)), keep = 256 - a;
+    for (int y = b.inside.y; y < b.inside.y + b.inside.height; ++y) {
+        auto* px = out.ptr<cv::Vec3b>(y);
+        for (int x = b.inside.x; x < b.inside.x + b.inside.width; ++x) {
+            const cv::Vec3b c = colour(x - b.x, y - b.y);
+            for (int k = 0; k < 3; ++k) px[x][k] = uchar((px[x][k] * keep + c[k] * a + 128) >> 8);
         }
     }
-    bool cropped = g.crop_w != g.resized_w || g.crop_h != g.resized_h || g.crop_x != 0 || g.crop_y != 0;
-    if (style.draw_crop_box && cropped) {
-        cv::Rect2d b = g.crop_in_original();
-        int t = std::max(1, std::min(g.orig_w, g.orig_h) / 200);
-        cv::rectangle(out, cv::Rect(int(std::lround(b.x)), int(std::lround(b.y)), int(std::lround(b.width)),
-                                    int(std::lround(b.height))),
-                      cv::Scalar(255, 255, 255), t);
+}
+
+void draw_crop_box(cv::Mat& out, const Geometry& g, const CropBox& b, const OverlayStyle& style) {
+    const bool cropped = g.crop_w != g.resized_w || g.crop_h != g.resized_h || g.crop_x != 0 || g.crop_y != 0;
+    if (!style.draw_crop_box || !cropped) return;
+    const int t = std::max(1, std::min(g.orig_w, g.orig_h) / 200);
+    cv::rectangle(out, cv::Rect(b.x, b.y, b.w, b.h), cv::Scalar(255, 255, 255), t);
+}
+
+}  // namespace
+
+cv::Mat render_overlay(const cv::Mat& rgb, const AttentionMap& m, const Geometry& g, const OverlayStyle& style) {
+    CV_Assert(rgb.type() == CV_8UC3 && rgb.cols == g.orig_w && rgb.rows == g.orig_h);
+    cv::Mat out = rgb.clone();
+    const CropBox b = crop_box(g);
+    if (b.inside.area() > 0 && !m.values.empty()) {
+        thread_local cv::Mat up, up8;
+        upsample8(m, b, up, up8);
+        const auto& lut = colour_table(style.colormap);
+        blend_box(out, b, style.alpha, [&](int x, int y) { return lut[up8.at<uchar>(y, x)]; });
     }
+    draw_crop_box(out, g, b, style);
+    return out;
+}
+
+cv::Mat render_rgb_overlay(const cv::Mat& rgb, const std::array<AttentionMap, 3>& c, const Geometry& g,
+                           const OverlayStyle& style) {
+    CV_Assert(rgb.type() == CV_8UC3 && rgb.cols == g.orig_w && rgb.rows == g.orig_h);
+    cv::Mat out = rgb.clone();
+    const CropBox b = crop_box(g);
+    if (b.inside.area() > 0 && !c[0].values.empty()) {
+        thread_local cv::Mat up, ch[3];
+        for (int k = 0; k < 3; ++k) upsample8(c[size_t(k)], b, up, ch[k]);
+        blend_box(out, b, style.alpha,
+                  [&](int x, int y) { return cv::Vec3b(ch[0].at<uchar>(y, x), ch[1].at<uchar>(y, x), ch[2].at<uchar>(y, x)); });
+    }
+    draw_crop_box(out, g, b, style);
     return out;
 }
 
@@ -132,22 +177,6 @@ cv::Mat render_tiles(const cv::Mat& rgb, const std::vector<AttentionMap>& maps, 
     return canvas;
 }
 
-
-cv::Mat blend_rgba(const cv::Mat& rgb, const cv::Mat& rgba, float alpha) {
-    CV_Assert(rgb.type() == CV_8UC3 && rgba.type() == CV_8UC4 && rgb.size() == rgba.size());
-    const int a = int(std::lround(std::clamp(alpha, 0.f, 1.f) * 256.f));
-    cv::Mat out(rgb.size(), CV_8UC3);
-    for (int y = 0; y < out.rows; ++y) {
-        const auto* src = rgb.ptr<cv::Vec3b>(y);
-        const auto* v = rgba.ptr<cv::Vec4b>(y);
-        auto* dst = out.ptr<cv::Vec3b>(y);
-        for (int x = 0; x < out.cols; ++x) {
-            const int w = (a * v[x][3] + 128) >> 8, keep = 256 - w;  // 8.8 fixed point
-            for (int c = 0; c < 3; ++c) dst[x][c] = uchar((src[x][c] * keep + v[x][c] * w + 128) >> 8);
-        }
-    }
-    return out;
-}
 
 cv::Mat heat_rgba(const AttentionMap& m, const Geometry& g, Colormap c) {
     cv::Mat mask;

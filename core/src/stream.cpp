@@ -277,8 +277,8 @@ public:
         r.fps = rate_.tick();
         t0 = Clock::now();
         if (o_.annotate && o_.features)
-            r.annotated = annotate_frame(blend_rgba(r.frame_rgb, pca_rgba(features_, r.geometry), o_.style.alpha),
-                                         r.prediction, nullptr, r.geometry, o_.style, r.fps);
+            r.annotated = annotate_frame(render_rgb_overlay(r.frame_rgb, features_, r.geometry, o_.style), r.prediction,
+                                         nullptr, r.geometry, o_.style, r.fps);
         else if (o_.annotate)
             r.annotated = annotate_frame(r.frame_rgb, r.prediction, r.map.values.empty() ? nullptr : &r.map, r.geometry,
                                          o_.style, r.fps);

@@ -2,6 +2,7 @@
 // (undoing the model's resize and crop), overlays, galleries.
 #pragma once
 
+#include <array>
 #include <opencv2/core.hpp>
 #include <string>
 #include <vector>
@@ -29,14 +30,15 @@ struct OverlayStyle {
 // rgb (CV_8UC3, the original image) with the map blended on: RGB out.
 cv::Mat render_overlay(const cv::Mat& rgb, const AttentionMap& m, const Geometry& g, const OverlayStyle& style = {});
 
+// rgb with three maps blended on as its red, green and blue (feature_pca's
+// components), stretched over the crop the model saw: RGB out.
+cv::Mat render_rgb_overlay(const cv::Mat& rgb, const std::array<AttentionMap, 3>& channels, const Geometry& g,
+                           const OverlayStyle& style = {});
+
 // A labelled grid of maps (e.g. gallery()), `cols` per row, each tile
 // `tile` pixels square: RGB out. labels[i] is drawn on tile i.
 cv::Mat render_tiles(const cv::Mat& rgb, const std::vector<AttentionMap>& maps, const std::vector<std::string>& labels,
                      const Geometry& g, int cols, int tile, const OverlayStyle& style = {});
-
-// rgb (CV_8UC3) with an RGBA overlay of the same size blended on at its own
-// alpha times `alpha`: RGB out.
-cv::Mat blend_rgba(const cv::Mat& rgb, const cv::Mat& rgba, float alpha);
 
 // m01: CV_32F (H, W) in [0, 1] -> CV_8UC3 (H, W) RGB through the colour map.
 cv::Mat colorize(const cv::Mat& m01, Colormap c);
