@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "batches.h"
 #include "common.h"
 #include "record_output.h"
 #include "shard.h"
@@ -163,45 +164,18 @@ int cmd_classify(int argc, char** argv) {
                   << a.output << "\n";
     }
 
-    DecodeOptions dopt;
-    dopt.max_pixels = a.max_pixels;
-    int failed = static_cast<int>(errors.size());
-    const int64_t per = int64_t(spec.patches()) * spec.patch_dim();
-    Tensor buf({int64_t(a.batch), per});
-    std::vector<std::string> names;
-    Progress progress("classify", files.size());
-    size_t done = 0;
-    auto flush = [&] {
-        if (names.empty()) return;
-        auto preds = clf.classify_patches(buf.data(), static_cast<int>(names.size()), a.top_k);
-        std::string text;
-        for (size_t i = 0; i < names.size(); ++i) {
-            std::vector<TopEntry> labels;
-            if (spec.multi_label) labels = above(preds[i], spec.labels, a.threshold);
-            text += format_record(names[i], preds[i], a, spec.multi_label ? &labels : nullptr);
-        }
-        out.write(text);
-        out.flush();
-        done += names.size();
-        names.clear();
-        if (files.size() > 50) progress.update(done);
-    };
-    for (const std::string& f : files) {
-        try {
-            cv::Mat rgb = decode_image(f, dopt);
-            Tensor t = prepare_image(rgb, spec, nullptr);
-            std::copy(t.data(), t.data() + per, buf.data() + names.size() * per);
-            names.push_back(f);
-        } catch (const InputError& e) {
-            std::cerr << "vitlens: " << e.what() << "\n";
-            ++failed;
-            ++done;
-            continue;
-        }
-        if (static_cast<int>(names.size()) == a.batch) flush();
-    }
-    flush();
-    if (files.size() > 50) progress.finish();
+    const int failed = int(errors.size()) + for_each_batch(files, spec, {a.batch, a.max_pixels, "classify"},
+        [&](const std::vector<std::string>& names, const float* patches, int B) {
+            const auto preds = clf.classify_patches(patches, B, a.top_k);
+            std::string text;
+            for (int i = 0; i < B; ++i) {
+                std::vector<TopEntry> labels;
+                if (spec.multi_label) labels = above(preds[size_t(i)], spec.labels, a.threshold);
+                text += format_record(names[size_t(i)], preds[size_t(i)], a, spec.multi_label ? &labels : nullptr);
+            }
+            out.write(text);
+            out.flush();
+        });
     if (failed) {
         std::cerr << "vitlens: " << failed << " input(s) failed, " << (files.size() + errors.size() - failed)
                   << " classified\n";

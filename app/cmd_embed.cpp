@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "batches.h"
 #include "common.h"
 #include "record_output.h"
 #include "shard.h"
@@ -220,38 +221,11 @@ int cmd_embed(int argc, char** argv) {
     if (listed != files.size())
         std::cerr << "vitlens: --resume: " << (listed - files.size()) << " of " << listed << " images already embedded\n";
 
-    DecodeOptions dopt;
-    dopt.max_pixels = a.max_pixels;
-    int failed = static_cast<int>(errors.size());
-    const int64_t per = int64_t(spec.patches()) * spec.patch_dim();
-    Tensor buf({int64_t(a.batch), per});
-    std::vector<std::string> names;
     Features feats_buf;
-    Progress progress("embed", files.size());
-    size_t done = 0;
-    auto flush = [&] {
-        if (names.empty()) return;
-        auto preds = clf.embed_patches(buf.data(), int(names.size()), feats_buf, std::min(5, spec.num_classes));
-        sink->add(names, preds, feats_buf);
-        done += names.size();
-        names.clear();
-        if (files.size() > 50) progress.update(done);
-    };
-    for (const std::string& f : files) {
-        try {
-            Tensor t = prepare_image(decode_image(f, dopt), spec, nullptr);
-            std::copy(t.data(), t.data() + per, buf.data() + names.size() * per);
-            names.push_back(f);
-        } catch (const InputError& e) {
-            std::cerr << "vitlens: " << e.what() << "\n";
-            ++failed;
-            ++done;
-            continue;
-        }
-        if (int(names.size()) == a.batch) flush();
-    }
-    flush();
-    if (files.size() > 50) progress.finish();
+    const int failed = int(errors.size()) + for_each_batch(files, spec, {a.batch, a.max_pixels, "embed"},
+        [&](const std::vector<std::string>& names, const float* patches, int B) {
+            sink->add(names, clf.embed_patches(patches, B, feats_buf, std::min(5, spec.num_classes)), feats_buf);
+        });
     sink->finish();
     if (failed) {
         std::cerr << "vitlens: " << failed << " input(s) failed, " << (files.size() + errors.size() - failed) << " embedded\n";
