@@ -16,7 +16,7 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string env(const FakeHub& hub, const TempDir& cache, const std::string& extra = "") {
-    return "env -u HF_TOKEN -u HF_HUB_OFFLINE HF_HOME='" + cache.path() + "/home' HF_ENDPOINT=" + hub.url() +
+    return "env -u HF_TOKEN -u HF_TOKEN_PATH -u HF_HUB_OFFLINE HF_HOME='" + cache.path() + "/home' HF_ENDPOINT=" + hub.url() +
            " HF_HUB_CACHE='" + cache.path() + "/hub' " + extra;
 }
 

@@ -163,6 +163,8 @@ TEST(Gui, OpenFromTheHubDownloadsAndLoads) {
     setenv("HF_ENDPOINT", hub.url().c_str(), 1);
     setenv("HF_HUB_CACHE", (cache / "hub").c_str(), 1);
     unsetenv("HF_HUB_OFFLINE");
+    unsetenv("HF_TOKEN");
+    unsetenv("HF_TOKEN_PATH");
     Window t;
     QSignalSpy loaded(t.w.worker(), &InferenceWorker::modelLoaded);
     QSignalSpy finished(t.w.worker(), &InferenceWorker::pullFinished);
