@@ -231,6 +231,9 @@ int cmd_eval(int argc, char** argv) {
         throw UsageError("--faithfulness attribution runs the model in f32; drop --precision bf16");
     Classifier clf(mo.resolve(), copt);
     const ModelSpec& s = clf.spec();
+    if (!s.has_head())
+        throw ModelError(s.dir + ": " + s.architecture + " has no classifier head (a backbone): there is no accuracy "
+                         "to measure; `vitlens embed` gives its features");
     const EvalSet set(a.idx, a.folder, a.limit, s);
     if (!fo.methods.empty()) return run_faithfulness(clf, set, fo) ? kInputError : kOk;
     Tally tally(s.num_classes);

@@ -216,6 +216,9 @@ TEST(Cli, BackboneClassifyPointsToEmbed) {
     ASSERT_EQ(e.code, 0) << e.err;
     EXPECT_NE(e.out.find("no classifier head"), std::string::npos) << e.out;
     EXPECT_NE(e.out.find("registers: reg0 "), std::string::npos) << e.out;
+    auto ev = run_cli({"eval", "--model", fixture("timm_reg4_f32"), "--folder", fixture("images")});
+    EXPECT_EQ(ev.code, 3);
+    EXPECT_NE(ev.err.find("no classifier head"), std::string::npos) << ev.err;
     auto a = run_cli({"explain", "--model", fixture("timm_reg4_f32"), "--method", "attribution", fixture("images/img0.png")});
     EXPECT_EQ(a.code, 1);
     EXPECT_NE(a.err.find("no classifier head"), std::string::npos) << a.err;
