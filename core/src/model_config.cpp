@@ -577,7 +577,8 @@ ModelSpec read_model_spec(const std::string& dir, const SafeTensors& weights, co
 
 void set_input_size(ModelSpec& s, int h, int w, const SpecLimits& lim) {
     if (h < s.patch || w < s.patch || h > lim.max_image || w > lim.max_image || h % s.patch || w % s.patch)
-        throw ArgumentError("input size " + std::to_string(h) + "x" + std::to_string(w) + " for " + s.dir +
+        throw ArgumentError("input size " + std::to_string(h) + "x" + std::to_string(w) + " for " +
+                            (s.dir.empty() ? s.architecture : s.dir) +
                             ": each side must be a multiple of the patch size " + std::to_string(s.patch) + " in [" +
                             std::to_string(s.patch) + ", " + std::to_string(lim.max_image) + "]");
     const int64_t tokens = int64_t(h / s.patch) * (w / s.patch) + s.n_prefix;
