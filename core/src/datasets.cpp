@@ -10,12 +10,15 @@
 #include <set>
 
 #include "vitlens/errors.h"
+#include "vitlens/input_file.h"
 
 namespace vitlens {
 
 namespace fs = std::filesystem;
 
 std::vector<uint8_t> read_maybe_gzip(const std::string& path) {
+    if (const std::string why = not_a_regular_file(path); !why.empty() && why != "does not exist")
+        throw InputError(path + ": " + why);
     std::ifstream f(path, std::ios::binary);
     if (!f) throw InputError(path + ": cannot open (missing or unreadable)");
     std::vector<uint8_t> raw((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());

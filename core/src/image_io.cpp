@@ -8,12 +8,15 @@
 #include <vector>
 
 #include "vitlens/errors.h"
+#include "vitlens/input_file.h"
 
 namespace vitlens {
 
 namespace {
 
 std::vector<uint8_t> read_all(const std::string& path) {
+    if (const std::string why = not_a_regular_file(path); !why.empty() && why != "does not exist")
+        throw InputError(path + ": " + why);
     std::ifstream f(path, std::ios::binary);
     if (!f) throw InputError(path + ": cannot open (missing or unreadable)");
     std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "vitlens/errors.h"
+#include "vitlens/input_file.h"
 #include "vitlens/weights.h"
 
 namespace vitlens {
@@ -76,6 +77,7 @@ namespace {
 [[noreturn]] void fail(const std::string& file, const std::string& what) { throw ModelError(file + ": " + what); }
 
 std::string read_file(const std::string& path) {
+    if (const std::string why = not_a_regular_file(path); !why.empty() && why != "does not exist") fail(path, why);
     std::ifstream f(path, std::ios::binary);
     if (!f) throw ModelError(path + ": cannot open (missing or unreadable)");
     std::ostringstream s;
@@ -560,8 +562,7 @@ ModelSpec read_model_spec(const std::string& dir, const SafeTensors& weights, co
     s.dir = dir;
     if (s.naming != Naming::Timm) {
         std::string pp = dir + "/preprocessor_config.json";
-        std::ifstream probe(pp);
-        if (probe) s.pre = parse_preprocessor_config(read_file(pp), pp, s);
+        if (not_a_regular_file(pp) != "does not exist") s.pre = parse_preprocessor_config(read_file(pp), pp, s);
         if (s.naming == Naming::HfDinov2) {
             const int h = s.pre.center_crop ? s.pre.crop_h : s.pre.resize_h, w = s.pre.center_crop ? s.pre.crop_w : s.pre.resize_w;
             if (h % s.patch || w % s.patch)

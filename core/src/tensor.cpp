@@ -12,14 +12,17 @@ int64_t count(const std::vector<int64_t>& shape) {
     int64_t n = 1;
     for (int64_t d : shape) {
         if (d < 0) throw std::invalid_argument("Tensor: negative dimension in " + shape_str(shape));
-        n *= d;
+        if (__builtin_mul_overflow(n, d, &n)) throw std::bad_alloc();  // more elements than 63 bits count
     }
     return n;
 }
 
 float* allocate(int64_t n, bool zero = true) {
     if (n == 0) return nullptr;
-    size_t bytes = (static_cast<size_t>(n) * sizeof(float) + 63) / 64 * 64;
+    size_t bytes = 0;
+    if (__builtin_mul_overflow(static_cast<size_t>(n), sizeof(float), &bytes) || bytes > SIZE_MAX - 63)
+        throw std::bad_alloc();
+    bytes = (bytes + 63) / 64 * 64;
     void* p = std::aligned_alloc(64, bytes);
     if (!p) throw std::bad_alloc();
     if (zero) std::memset(p, 0, bytes);

@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "vitlens/errors.h"
+#include "vitlens/input_file.h"
 
 namespace vitlens {
 
@@ -82,7 +83,8 @@ float f16_to_f32(uint16_t h) {
 }
 
 SafeTensors::SafeTensors(const std::string& path, SafetensorsLimits limits) : path_(path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (const std::string why = not_a_regular_file(path); !why.empty()) fail(path, why);
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
     struct stat st {};
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -199,15 +201,18 @@ static TensorInfo parse_entry(const std::string& name, const json& v, const Safe
     if (static_cast<int>(shape.size()) > limits.max_rank)
         fail(path_, where + "rank " + std::to_string(shape.size()) + " exceeds " +
                         std::to_string(limits.max_rank));
-    // Element count, guarding against overflow: it can never exceed the data size.
+    // Element count with checked multiplication: UINT64_MAX when it (or its
+    // size in bytes) does not fit 63 bits, which no file can hold.
     uint64_t count = 1;
     for (const json& d : shape) {
         if (!d.is_number_unsigned()) fail(path_, where + "shape has a non-integer or negative entry");
         uint64_t dv = d.get<uint64_t>();
         t.shape.push_back(static_cast<int64_t>(std::min<uint64_t>(dv, INT64_MAX)));
-        if (dv != 0 && count > data_size_ / dv + 1) count = UINT64_MAX;  // saturate
-        else count = count * dv;
+        if (count != UINT64_MAX && __builtin_mul_overflow(count, dv, &count)) count = UINT64_MAX;
     }
+    uint64_t need = 0;
+    if (count != UINT64_MAX && (__builtin_mul_overflow(count, esize, &need) || need > uint64_t(INT64_MAX)))
+        count = UINT64_MAX;
     for (const json& o : v["data_offsets"])
         if (!o.is_number_unsigned()) fail(path_, where + "data_offsets has a non-integer or negative entry");
     t.begin = v["data_offsets"][0].get<uint64_t>();
@@ -220,7 +225,7 @@ static TensorInfo parse_entry(const std::string& name, const json& v, const Safe
                         "] run past the data section of " + std::to_string(data_size_) +
                         " bytes (file truncated?)");
     uint64_t bytes = t.end - t.begin;
-    if (count == UINT64_MAX || count * esize != bytes)
+    if (count == UINT64_MAX || need != bytes)
         fail(path_, where + "shape " + shape_str(t.shape) + " x " + t.dtype_str + " (" +
                         std::to_string(esize) + " bytes) needs " +
                         (count == UINT64_MAX ? std::string("more than the file")
@@ -330,6 +335,7 @@ void SafeTensors::release_pages() const {
 
 SafeTensors SafeTensors::open_index(const std::string& index_path, SafetensorsLimits limits) {
     namespace fs = std::filesystem;
+    if (const std::string why = not_a_regular_file(index_path); !why.empty()) fail(index_path, why);
     std::ifstream f(index_path);
     if (!f) fail(index_path, "cannot open");
     std::stringstream text;

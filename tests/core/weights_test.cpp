@@ -163,3 +163,17 @@ TEST(Safetensors, ShardedIndexOpensAsOneAndChecksTheMap) {
     write_file(t / "missing.json", R"({"weight_map": {"x": "c.safetensors"}})");
     EXPECT_THROW(SafeTensors::open_index(t / "missing.json"), ModelError);
 }
+
+// A shape whose byte count wraps 64 bits (2^62 floats x 4 bytes = 0 mod 2^64)
+// once passed with data_offsets [0, 0], and to_f32 then wrote past a 0-byte
+// buffer (ASan: heap-buffer-overflow). Checked multiplication refuses it.
+TEST(Weights, AByteCountThatWrapsIsRefused) {
+    expect_error(make_safetensors_raw(R"({"t":{"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,0]}})", ""),
+                 "more than the file");
+    expect_error(make_safetensors_raw(R"({"t":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}})", ""),
+                 "more than the file");
+    expect_error(make_safetensors_raw(R"({"t":{"dtype":"F16","shape":[9223372036854775807],"data_offsets":[0,0]}})", ""),
+                 "more than the file");
+    EXPECT_THROW(Tensor({int64_t(1) << 40, int64_t(1) << 40}), std::bad_alloc);
+    EXPECT_THROW(Tensor({int64_t(1) << 62}), std::bad_alloc);
+}
