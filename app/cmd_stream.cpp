@@ -72,8 +72,8 @@ void add_stream_options(po::options_description& d, StreamArgs& a) {
 // everything was written to it.
 struct StreamOutputs {
     std::unique_ptr<VideoRecorder> video;
-    std::string jsonl, jsonl_tmp;
-    std::ofstream jl;
+    std::string jsonl;
+    std::unique_ptr<AtomicFile> jl;  // removes its temporary unless committed
     std::string video_error, jsonl_error;
 
     explicit StreamOutputs(const StreamArgs& a) : jsonl(a.jsonl) {
@@ -84,18 +84,7 @@ struct StreamOutputs {
         }
         if (!jsonl.empty()) check_can_write(jsonl, a.overwrite);
         if (!a.out.empty()) video = std::make_unique<VideoRecorder>(a.out);
-        if (!jsonl.empty()) {
-            jsonl_tmp = temp_path_beside(jsonl);
-            jl.open(jsonl_tmp);
-            if (!jl) throw OutputError(jsonl + ": cannot write in this folder");
-        }
-    }
-    ~StreamOutputs() {  // unfinished or failed: no partial file is left behind
-        if (!jsonl_tmp.empty()) {
-            jl.close();
-            std::error_code ec;
-            std::filesystem::remove(jsonl_tmp, ec);
-        }
+        if (!jsonl.empty()) jl = std::make_unique<AtomicFile>(jsonl);
     }
     void write(const FrameResult& r) {
         if (video && video_error.empty()) {
@@ -105,11 +94,14 @@ struct StreamOutputs {
                 video_error = e.what();
             }
         }
-        if (jl.is_open() && jsonl_error.empty()) {
-            jl << "{\"frame\": " << r.frame << ", \"t_ms\": " << float_str(float(r.t_ms))
-               << ", \"top\": " << top_json(r.prediction) << ", \"latency_ms\": " << float_str(float(r.latency_ms))
-               << "}\n";
-            if (!jl) jsonl_error = jsonl + ": write failed (disk full?)";
+        if (jl && jsonl_error.empty()) {
+            try {
+                jl->write("{\"frame\": " + std::to_string(r.frame) + ", \"t_ms\": " + float_str(float(r.t_ms)) +
+                          ", \"top\": " + top_json(r.prediction) + ", \"latency_ms\": " +
+                          float_str(float(r.latency_ms)) + "}\n");
+            } catch (const OutputError& e) {
+                jsonl_error = e.what();
+            }
         }
     }
     // Moves the finished files into place; returns the errors, one a line.
@@ -121,16 +113,11 @@ struct StreamOutputs {
                 video_error = e.what();
             }
         }
-        if (jl.is_open()) {
-            jl.close();
-            if (!jl && jsonl_error.empty()) jsonl_error = jsonl + ": write failed (disk full?)";
-            if (jsonl_error.empty()) {
-                try {
-                    commit_temp(jsonl_tmp, jsonl);
-                    jsonl_tmp.clear();
-                } catch (const OutputError& e) {
-                    jsonl_error = e.what();
-                }
+        if (jl && jsonl_error.empty()) {
+            try {
+                jl->commit();
+            } catch (const OutputError& e) {
+                jsonl_error = e.what();
             }
         }
         return video_error + (video_error.empty() || jsonl_error.empty() ? "" : "\n") + jsonl_error;

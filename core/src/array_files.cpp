@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "vitlens/errors.h"
+#include "vitlens/input_file.h"
 #include "vitlens/output_file.h"
 
 namespace vitlens {
@@ -62,8 +63,11 @@ bool parse_dict(const std::string& d, std::vector<int64_t>* shape) {
 NpyAppender::NpyAppender(std::string path, std::vector<int64_t> row_shape, bool resume)
     : path_(std::move(path)), row_shape_(std::move(row_shape)) {
     for (int64_t d : row_shape_) row_floats_ *= d;
+    if (resolve_output(path_).stream)
+        out_fail(path_, "is a FIFO or a device; a .npy grows in place and its header is rewritten, so it needs a "
+                        "regular file");
     struct stat st {};
-    const bool exists = ::stat(path_.c_str(), &st) == 0;
+    const bool exists = ::stat(path_.c_str(), &st) == 0 && S_ISREG(st.st_mode);
     if (resume && exists) {
         f_ = std::fopen(path_.c_str(), "r+b");
         if (!f_) out_fail(path_, std::string("cannot open to resume: ") + std::strerror(errno));
@@ -127,6 +131,7 @@ void NpyAppender::truncate(int64_t rows) {
 }
 
 Tensor read_npy(const std::string& path) {
+    if (const std::string why = not_a_regular_file(path); !why.empty()) throw InputError(path + ": " + why);
     std::FILE* f = std::fopen(path.c_str(), "rb");
     if (!f) throw InputError(path + ": cannot open: " + std::strerror(errno));
     size_t off = 0;
@@ -156,20 +161,14 @@ void write_safetensors(const std::string& path, const std::map<std::string, cons
     if (!metadata.empty()) h["__metadata__"] = metadata;
     std::string text = h.dump();
     text.resize((text.size() + 7) / 8 * 8, ' ');
-    const std::string tmp = temp_path_beside(path);
-    {
-        std::ofstream f(tmp, std::ios::binary);
-        const uint64_t n = text.size();
-        for (int i = 0; i < 8; ++i) f.put(char((n >> (8 * i)) & 0xff));
-        f.write(text.data(), std::streamsize(text.size()));
-        for (const auto& [name, t] : tensors) f.write(reinterpret_cast<const char*>(t->data()), std::streamsize(t->numel() * 4));
-        f.flush();
-        if (!f) {
-            std::remove(tmp.c_str());
-            out_fail(path, "cannot write (disk full or folder not writable?)");
-        }
-    }
-    commit_temp(tmp, path);
+    AtomicFile f(path);
+    const uint64_t n = text.size();
+    char len[8];
+    for (int i = 0; i < 8; ++i) len[i] = char((n >> (8 * i)) & 0xff);
+    f.write(len, 8);
+    f.write(text);
+    for (const auto& [name, t] : tensors) f.write(t->data(), size_t(t->numel()) * 4);
+    f.commit();
 }
 
 }  // namespace vitlens
