@@ -1,6 +1,10 @@
 // vitlens: classify images with Vision Transformers on the CPU, show where
 // the model looked, and do both on live streams.
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <new>
 #include <exception>
 #include <opencv2/core/utils/logger.hpp>
 #include <iostream>
@@ -8,6 +12,7 @@
 
 #include "common.h"
 #include "vitlens/errors.h"
+#include "vitlens/memory_estimate.h"
 
 #ifndef VITLENS_VERSION
 #define VITLENS_VERSION "dev"
@@ -55,6 +60,31 @@ Exit codes:
   6  internal error
 )";
 
+int run_command(const std::string& cmd, int argc, char** argv) {
+    using namespace vitlens::app;
+    if (cmd == "classify") return cmd_classify(argc, argv);
+    if (cmd == "info") return cmd_info(argc, argv);
+    if (cmd == "eval") return cmd_eval(argc, argv);
+    if (cmd == "explain") return cmd_explain(argc, argv);
+    if (cmd == "stream") return cmd_stream(argc, argv);
+    if (cmd == "bench") return cmd_bench(argc, argv);
+    if (cmd == "embed") return cmd_embed(argc, argv);
+    if (cmd == "pull") return cmd_pull(argc, argv);
+    std::cerr << "vitlens: unknown command '" << cmd << "' (see vitlens --help)\n";
+    return vitlens::app::kUsage;
+}
+
+// Everything printed on stdout reached it, or the run fails with exit 5: a
+// result lost on a full disk (or a closed pipe) is never a success.
+int finish_stdout(int rc) {
+    errno = 0;
+    std::cout.flush();
+    if (std::cout.good() && std::fflush(stdout) == 0 && !std::ferror(stdout)) return rc;
+    std::cerr << "vitlens: output error: standard output: cannot write ("
+              << std::strerror(errno ? errno : EIO) << "); the results were not all written\n";
+    return vitlens::app::kOutputError;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -67,27 +97,24 @@ int main(int argc, char** argv) {
     std::string cmd = argv[1];
     if (cmd == "--help" || cmd == "-h" || cmd == "help") {
         std::cout << kHelp;
-        return kOk;
+        return finish_stdout(kOk);
     }
     if (cmd == "--version" || cmd == "-V") {
         std::cout << "vitlens " << VITLENS_VERSION << "\n";
-        return kOk;
+        return finish_stdout(kOk);
     }
     // OpenCV's own log lines (GStreamer and FFmpeg warnings while a source is
     // probed) would bury vitlens's message; OPENCV_LOG_LEVEL brings them back.
     if (!std::getenv("OPENCV_LOG_LEVEL")) cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
     try {
-        int sub_argc = argc - 1;
-        char** sub_argv = argv + 1;
-        if (cmd == "classify") return cmd_classify(sub_argc, sub_argv);
-        if (cmd == "info") return cmd_info(sub_argc, sub_argv);
-        if (cmd == "eval") return cmd_eval(sub_argc, sub_argv);
-        if (cmd == "explain") return cmd_explain(sub_argc, sub_argv);
-        if (cmd == "stream") return cmd_stream(sub_argc, sub_argv);
-        if (cmd == "bench") return cmd_bench(sub_argc, sub_argv);
-        if (cmd == "embed") return cmd_embed(sub_argc, sub_argv);
-        if (cmd == "pull") return cmd_pull(sub_argc, sub_argv);
-        std::cerr << "vitlens: unknown command '" << cmd << "' (see vitlens --help)\n";
+        return finish_stdout(run_command(cmd, argc - 1, argv + 1));
+    } catch (const std::bad_alloc&) {  // past the memory estimate (a pathological input): not a bug to report
+        std::cerr << "vitlens " << cmd << ": out of memory: this run needs more memory than the machine can give; "
+                     "try a smaller --input-size, --batch or fewer --threads\n";
+        return kUsage;
+    } catch (const MemoryError& e) {  // refused before any buffer was allocated
+        std::cerr << "vitlens " << cmd << ": " << e.what()
+                  << "; lower --input-size or --batch\n";
         return kUsage;
     } catch (const UsageError& e) {
         std::cerr << "vitlens " << cmd << ": " << e.what() << " (see vitlens " << cmd << " --help)\n";

@@ -289,6 +289,7 @@ void Encoder::forward(const float* patches, int B, float* logits, AttentionCaptu
     if (B <= 0) throw std::invalid_argument("Encoder::forward: batch size must be positive");
     if (!logits && spec_.has_head()) throw std::invalid_argument("Encoder::forward: logits is null");
     Impl& m = *impl_;
+    m.require_fits(spec_, B, precision_, capture ? MapNeed::Capture : MapNeed::None);
     auto it = m.plans.find(B);
     if (it == m.plans.end()) it = m.plans.emplace(B, make_plan(m.eng, spec_, B, precision_)).first;
     Plan& p = it->second;

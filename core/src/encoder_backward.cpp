@@ -349,6 +349,7 @@ void Encoder::attention_gradients(const float* patches, int B, int* classes, flo
         throw ModelError(spec_.dir + ": the model has no classifier head (a backbone): there is no class logit to "
                                      "attribute; use the class-agnostic maps (rollout, attention, query)");
     Impl& m = *impl_;
+    m.require_fits(spec_, B, precision_, MapNeed::Gradients);
     if (!m.backward) m.backward = make_backward(m, spec_);
     Backward& bk = *m.backward;
     const ModelSpec& s = spec_;

@@ -10,12 +10,14 @@
 #include <cstring>
 #include <dnnl.hpp>
 #include <map>
+#include <set>
 #include <memory>
 #include <tuple>
 #include <unordered_map>
 #include <vector>
 
 #include "vitlens/encoder.h"
+#include "vitlens/memory_estimate.h"
 
 namespace vitlens {
 namespace detail {
@@ -269,6 +271,14 @@ struct Encoder::Impl {
     Tensor prefix, pos;
     std::map<int, detail::Plan> plans;
     std::shared_ptr<detail::Backward> backward;  // made on the first attention_gradients()
+    std::set<std::pair<int, MapNeed>> fits;       // (batch, map need) pairs checked against the memory
+
+    // require_memory() once per batch size and map need, before any buffer of it is allocated.
+    void require_fits(const ModelSpec& spec, int B, Precision prec, MapNeed need) {
+        if (fits.count({B, need})) return;
+        require_memory(spec, B, prec, need);
+        fits.insert({B, need});
+    }
 
     // The forward pass as named steps (Encoder::forward runs them in order).
     void embed(detail::Plan& p, const ModelSpec& spec, const float* patches, int B);
