@@ -26,10 +26,11 @@ class ByteProgress {
 public:
     void operator()(const PullProgress& p) {
         const double t = now_seconds();
-        if (p.file != file_) file_ = p.file, start_ = t, last_ = -1e9;
+        if (p.file != file_) file_ = p.file, start_ = t, last_ = -1e9, ended_ = false;
         const bool end = p.total && p.done >= p.total;
-        if (t - last_ < (tty_ ? 0.2 : 5.0) && !end) return;
+        if (ended_ || (t - last_ < (tty_ ? 0.2 : 5.0) && !end)) return;  // the end of a file is told once
         last_ = t;
+        ended_ = end;
         const double mb = p.done / 1e6, total = p.total / 1e6, rate = t > start_ ? mb / (t - start_) : 0;
         char buf[320];
         if (tty_) {
@@ -49,6 +50,7 @@ private:
     bool tty_ = stderr_is_tty();
     std::string file_;
     double start_ = 0, last_ = -1e9;
+    bool ended_ = false;
 };
 
 }  // namespace

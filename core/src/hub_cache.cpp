@@ -1,11 +1,13 @@
 #include "vitlens/hub_cache.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
 #include "vitlens/errors.h"
+#include "vitlens/input_file.h"
 
 namespace vitlens {
 
@@ -23,15 +25,11 @@ bool valid_part(const std::string& s) {
     return s.front() != '-' && s.front() != '.' && s.back() != '-' && s.back() != '.';
 }
 
-bool valid_revision(const std::string& r) {
-    if (r.empty() || r.size() > 255 || r.front() == '/' || r.find("..") != std::string::npos) return false;
-    for (char c : r)
-        if (static_cast<unsigned char>(c) < 0x21 || c == '\\') return false;
+// One segment of a ref or a repo path.
+bool valid_ref_segment(const std::string& seg) {
+    if (seg.empty() || seg.front() == '.' || seg.back() == '.') return false;
+    if (seg.size() >= 5 && seg.compare(seg.size() - 5, 5, ".lock") == 0) return false;
     return true;
-}
-
-bool is_commit(const std::string& r) {
-    return r.size() == 40 && r.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
 
 std::string download_hint(const ModelId& id) {
@@ -40,6 +38,67 @@ std::string download_hint(const ModelId& id) {
 }
 
 }  // namespace
+
+bool is_commit(const std::string& r) {
+    return r.size() == 40 && r.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+bool valid_revision(const std::string& r) {
+    if (r.empty() || r.size() > 255 || r == "@" || r.find("..") != std::string::npos ||
+        r.find("@{") != std::string::npos || r.find("//") != std::string::npos)
+        return false;
+    for (char c : r)
+        if (static_cast<unsigned char>(c) < 0x21 || c == 0x7f || std::string(" ~^:?*[\\").find(c) != std::string::npos)
+            return false;
+    if (r.front() == '/' || r.back() == '/') return false;
+    for (size_t a = 0; a <= r.size();) {
+        const size_t b = std::min(r.find('/', a), r.size());
+        if (!valid_ref_segment(r.substr(a, b - a))) return false;
+        a = b + 1;
+    }
+    return true;
+}
+
+bool valid_etag(const std::string& e) {
+    if (e.empty() || e.size() > 128) return false;
+    for (char c : e)
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_')) return false;
+    return true;
+}
+
+bool valid_repo_file(const std::string& f) {
+    if (f.empty() || f.size() > 1024 || f.front() == '/' || f.back() == '/') return false;
+    for (size_t a = 0; a <= f.size();) {
+        const size_t b = std::min(f.find('/', a), f.size());
+        const std::string seg = f.substr(a, b - a);
+        if (seg.empty() || seg == "." || seg == "..") return false;
+        a = b + 1;
+    }
+    for (char c : f)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f || c == '\\') return false;
+    return true;
+}
+
+HubLayout::HubLayout(const std::string& cache_root, const ModelId& id)
+    : root(cache_root), repo((fs::path(cache_root) / ("models--" + id.org + "--" + id.name)).string()) {}
+
+std::string HubLayout::blob(const std::string& etag) const { return repo + "/blobs/" + etag; }
+std::string HubLayout::snapshot(const std::string& commit) const { return repo + "/snapshots/" + commit; }
+std::string HubLayout::ref(const std::string& revision) const { return repo + "/refs/" + revision; }
+std::string HubLayout::lock(const std::string& etag) const {
+    return (fs::path(root) / ".locks" / fs::path(repo).filename() / (etag + ".lock")).string();
+}
+
+void HubLayout::require_inside(const std::string& path) const {
+    std::error_code ec;
+    const fs::path real_root = fs::weakly_canonical(root, ec);
+    const fs::path real = fs::weakly_canonical(path, ec);
+    if (ec) throw OutputError(path + ": cannot resolve it inside the cache (" + ec.message() + ")");
+    const auto rel = real.lexically_relative(real_root);
+    if (rel.empty() || *rel.begin() == "..")
+        throw OutputError(path + ": leads to " + real.string() + ", outside the cache root " + real_root.string() +
+                          " (a symbolic link planted in a shared cache?); refusing to use it");
+}
 
 std::optional<ModelId> parse_model_id(const std::string& text) {
     const size_t at = text.find('@');
@@ -62,23 +121,32 @@ std::string hub_cache_dir() {
 }
 
 std::string resolve_cached_model(const ModelId& id, const std::string& cache) {
-    const fs::path repo = fs::path(cache) / ("models--" + id.org + "--" + id.name);
+    const HubLayout lay(cache, id);
+    const fs::path repo = lay.repo;
     std::error_code ec;
     if (!fs::is_directory(repo, ec))
         throw ModelError(id.str() + ": not in the Hugging Face cache " + cache + " (no " + repo.filename().string() +
                          "); " + download_hint(id));
     std::string commit = id.revision;
     if (!is_commit(commit)) {
-        const fs::path ref = repo / "refs" / id.revision;
+        const fs::path ref = lay.ref(id.revision);
+        if (const std::string why = not_a_regular_file(ref.string()); !why.empty() && why != "does not exist")
+            throw ModelError(ref.string() + ": " + why);
+        if (fs::exists(ref, ec)) lay.require_inside(ref.string());
         std::ifstream f(ref);
         if (!(f >> commit) || !is_commit(commit))
             throw ModelError(id.str() + ": revision '" + id.revision + "' is not in the cache (" + ref.string() +
                              (f ? " does not hold a commit" : " is missing") + "); " + download_hint(id));
     }
-    const fs::path snap = repo / "snapshots" / commit;
+    const fs::path snap = lay.snapshot(commit);
     if (!fs::is_directory(snap, ec))
         throw ModelError(id.str() + ": snapshot " + commit + " is not in the cache (no " + snap.string() + "); " +
                          download_hint(id));
+    try {
+        lay.require_inside(snap.string());
+    } catch (const OutputError& e) {
+        throw ModelError(e.what());
+    }
     return snap.string();
 }
 

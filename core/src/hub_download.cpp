@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -18,6 +19,8 @@
 #include <sstream>
 
 #include "vitlens/errors.h"
+#include "vitlens/input_file.h"
+#include "vitlens/output_file.h"
 #include "vitlens/sha256.h"
 
 namespace vitlens {
@@ -79,8 +82,27 @@ bool is_sha256(const std::string& s) {
     return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
 
-bool is_commit(const std::string& r) {
-    return r.size() == 40 && r.find_first_not_of("0123456789abcdef") == std::string::npos;
+// `url` with any user:password@ replaced by ***@, for messages.
+std::string redact(const std::string& url) {
+    const size_t scheme = url.find("://");
+    const size_t from = scheme == std::string::npos ? 0 : scheme + 3;
+    const size_t at = url.find('@', from), slash = url.find('/', from);
+    if (at == std::string::npos || (slash != std::string::npos && at > slash)) return url;
+    return url.substr(0, from) + "***" + url.substr(at);
+}
+
+// Each segment of a repo file name percent-encoded (RFC 3986 unreserved kept).
+std::string escape_path(const std::string& s, bool keep_slash) {
+    std::string out;
+    for (unsigned char c : s) {
+        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/')) out += char(c);
+        else {
+            char b[4];
+            std::snprintf(b, sizeof b, "%%%02X", c);
+            out += b;
+        }
+    }
+    return out;
 }
 
 // What HEAD says about one file.
@@ -97,7 +119,10 @@ struct Download {  // the state a GET's callbacks share
     bool checked = false, restarted = false;
     const PullOptions* opt = nullptr;
     PullProgress progress;
-    uint64_t expected = 0;
+    uint64_t expected = 0;  // the size HEAD announced (0: unknown)
+    uint64_t written = 0;   // bytes this GET wrote
+    bool oversize = false;  // the server sent more than it announced: stopped
+    int write_errno = 0;    // the file system refused a write
 };
 
 size_t on_body(char* data, size_t size, size_t n, void* user) {
@@ -114,7 +139,17 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
         if (code >= 400) return size * n;  // an error page: not written
         d.checked = true;
     }
-    return std::fwrite(data, size, n, d.f) * size;
+    const size_t bytes = size * n;
+    if (d.expected > 0 && d.offset + d.written + bytes > d.expected) {  // never more than announced
+        d.oversize = true;
+        return 0;
+    }
+    if (std::fwrite(data, 1, bytes, d.f) != bytes || std::fflush(d.f) != 0) {
+        d.write_errno = errno ? errno : ENOSPC;
+        return 0;
+    }
+    d.written += bytes;
+    return bytes;
 }
 
 int on_progress(void* user, curl_off_t total, curl_off_t now, curl_off_t, curl_off_t) {
@@ -136,7 +171,8 @@ int on_progress(void* user, curl_off_t total, curl_off_t now, curl_off_t, curl_o
 // a blob while downloading it: two pulls never append to one .incomplete.
 class BlobLock {
 public:
-    explicit BlobLock(const std::string& path) : fd_(::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644)) {
+    explicit BlobLock(const std::string& path)
+        : fd_(::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0644)) {
         if (fd_ < 0) throw OutputError(path + ": cannot create the download lock: " + std::strerror(errno));
         while (::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
         }
@@ -151,15 +187,16 @@ private:
 
 class Hub {
 public:
-    Hub(const ModelId& id, const PullOptions& o) : id_(id), o_(o) {
+    Hub(const ModelId& id, const PullOptions& o) : id_(id), o_(o), lay_(o.cache, id), shown_(redact(o.endpoint)) {
         curl_global_init(CURL_GLOBAL_DEFAULT);
-        repo_ = fs::path(o.cache) / ("models--" + id.org + "--" + id.name);
+        repo_ = lay_.repo;
     }
 
     std::string url(const std::string& revision, const std::string& file) const {
         std::string ep = o_.endpoint;
         while (!ep.empty() && ep.back() == '/') ep.pop_back();
-        return ep + "/" + id_.org + "/" + id_.name + "/resolve/" + escape(revision) + "/" + file;
+        return ep + "/" + id_.org + "/" + id_.name + "/resolve/" + escape_path(revision, false) + "/" +
+               escape_path(file, true);
     }
 
     // HEAD without following redirects (but following the hub's own relative
@@ -187,34 +224,34 @@ public:
             m.location = r.header("location");
             const std::string size = m.lfs ? r.header("x-linked-size") : r.header("content-length");
             m.size = size.empty() ? 0 : std::strtoull(size.c_str(), nullptr, 10);
-            if (m.etag.empty() || m.etag.find('/') != std::string::npos || m.etag.find("..") != std::string::npos)
-                throw SourceError(u + ": the server sent no usable ETag; is HF_ENDPOINT (" + o_.endpoint +
-                                  ") a Hugging Face hub?");
+            if (!valid_etag(m.etag))
+                throw SourceError(redact(u) + ": the server sent no usable ETag ('" + m.etag.substr(0, 80) +
+                                  "' is not a hex or base64url token); is HF_ENDPOINT (" + shown_ + ") a Hugging Face hub?");
             if (!is_commit(m.commit))
-                throw SourceError(u + ": the server sent no commit (X-Repo-Commit); is HF_ENDPOINT (" + o_.endpoint +
-                                  ") a Hugging Face hub?");
+                throw SourceError(redact(u) + ": the server sent no commit (X-Repo-Commit, 40 hex digits); is HF_ENDPOINT (" +
+                                  shown_ + ") a Hugging Face hub?");
             return m;
         }
-        throw SourceError(u + ": too many redirects");
+        throw SourceError(redact(u) + ": too many redirects");
     }
 
     // blobs/<etag>, downloaded (resumed) and checked unless already there.
     uint64_t fetch(const std::string& revision, const std::string& file, const FileMeta& m, int index, int count) {
-        const fs::path blob = repo_ / "blobs" / m.etag;
+        const fs::path blob = lay_.blob(m.etag);
         std::error_code ec;
-        if (fs::exists(blob, ec)) return 0;
+        lay_.require_inside(blob.parent_path().string());
+        if (blob_done(blob)) return 0;
         fs::create_directories(blob.parent_path(), ec);
         // <cache>/.locks/models--ORG--NAME/<etag>.lock, where huggingface_hub locks it too:
         // another pull of the same blob waits here
-        const fs::path locks = repo_.parent_path() / ".locks" / repo_.filename();
-        fs::create_directories(locks, ec);
-        const BlobLock lock((locks / (m.etag + ".lock")).string());
-        if (fs::exists(blob, ec)) return 0;             // ... and finds it done
+        const fs::path lock_path = lay_.lock(m.etag);
+        lay_.require_inside(lock_path.parent_path().string());
+        fs::create_directories(lock_path.parent_path(), ec);
+        const BlobLock lock(lock_path.string());
+        if (blob_done(blob)) return 0;  // ... and finds it done
         const std::string part = blob.string() + ".incomplete";
         Download d;
-        d.offset = fs::exists(part, ec) ? fs::file_size(part, ec) : 0;
-        d.f = std::fopen(part.c_str(), "ab");
-        if (!d.f) throw OutputError(part + ": cannot write: " + std::strerror(errno));
+        d.f = open_part(part, &d.offset);
         d.opt = &o_;
         d.progress = {file, d.offset, m.size, index, count};
         d.expected = m.size;
@@ -229,8 +266,16 @@ public:
             std::fclose(d.f);
             throw;
         }
-        std::fclose(d.f);
+        const bool closed = std::fclose(d.f) == 0;
         const uint64_t have = fs::file_size(part, ec);
+        if (d.write_errno || !closed)
+            throw OutputError(part + ": cannot write the download (" + std::strerror(d.write_errno ? d.write_errno : errno) +
+                              ") after " + std::to_string(have) + " bytes; free some space and run pull again to resume");
+        if (d.oversize) {
+            fs::remove(part, ec);
+            throw SourceError(redact(u) + ": the server sent more than the " + std::to_string(m.size) +
+                              " bytes it announced for " + file + "; the download was stopped and deleted");
+        }
         if (requested && rc == CURLE_OK && r.status != 416) check_status(r, file);
         check_transport(rc, u, have, m.size);
         verify(part, file, m, have);
@@ -241,8 +286,9 @@ public:
 
     // snapshots/<commit>/<file> -> ../../blobs/<etag> (deeper for nested names).
     void link(const std::string& commit, const std::string& file, const std::string& etag) {
-        const fs::path dst = repo_ / "snapshots" / commit / file;
+        const fs::path dst = fs::path(lay_.snapshot(commit)) / file;
         std::error_code ec;
+        lay_.require_inside(dst.parent_path().string());  // before anything is created through a planted link
         fs::create_directories(dst.parent_path(), ec);
         std::string up = "../../";
         for (char c : file) up += c == '/' ? "../" : "";
@@ -253,28 +299,52 @@ public:
 
     void write_ref(const std::string& revision, const std::string& commit) {
         if (revision == commit) return;
-        const fs::path ref = repo_ / "refs" / revision;
+        const fs::path ref = lay_.ref(revision);
         std::error_code ec;
+        lay_.require_inside(ref.string());
         fs::create_directories(ref.parent_path(), ec);
-        std::ofstream f(ref);
-        f << commit;
-        if (!f) throw OutputError(ref.string() + ": cannot write");
+        if (fs::is_directory(ref, ec))
+            throw OutputError(ref.string() + ": is a directory, where the commit of '" + revision +
+                              "' belongs; remove it and pull again");
+        if (fs::is_symlink(ref, ec)) fs::remove(ref, ec);  // a link inside the cache: replaced, its target kept
+        write_text_atomic(ref.string(), commit);
     }
 
     const fs::path& repo() const { return repo_; }
 
 private:
-    static std::string escape(const std::string& s) {
-        std::string out;
-        for (unsigned char c : s) {
-            if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') out += char(c);
-            else {
-                char b[4];
-                std::snprintf(b, sizeof b, "%%%02X", c);
-                out += b;
-            }
+    // A finished blob: a regular file. A symbolic link there was planted (the
+    // hub never makes one) and is refused.
+    bool blob_done(const fs::path& blob) const {
+        std::error_code ec;
+        const auto st = fs::symlink_status(blob, ec);
+        if (st.type() == fs::file_type::not_found) return false;
+        if (st.type() != fs::file_type::regular)
+            throw OutputError(blob.string() + ": is not a regular file (a link or a special file planted in the "
+                              "cache?); remove it and pull again");
+        return true;
+    }
+
+    // The part file, opened to append without following a link; it must be
+    // a regular file of ours. `have`: the bytes already there.
+    static std::FILE* open_part(const std::string& part, uint64_t* have) {
+        const int fd = ::open(part.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0644);
+        if (fd < 0)
+            throw OutputError(part + ": cannot open the part file (" + std::strerror(errno) +
+                              (errno == ELOOP ? ": it is a symbolic link, planted in the cache?" : "") + ")");
+        struct stat st {};
+        if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid()) {
+            ::close(fd);
+            throw OutputError(part + ": is not a regular file of this user (uid " + std::to_string(::geteuid()) +
+                              "); refusing to append to it: remove it and pull again");
         }
-        return out;
+        *have = uint64_t(st.st_size);
+        std::FILE* f = ::fdopen(fd, "ab");
+        if (!f) {
+            ::close(fd);
+            throw OutputError(part + ": cannot open the part file (" + std::strerror(errno) + ")");
+        }
+        return f;
     }
 
     static std::string origin(const std::string& u) {
@@ -299,8 +369,10 @@ private:
         curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
         curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, o_.connect_timeout_s);
-        curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        // a body that stalls, or trickles under 1 KB/s, for stall_timeout_s ends the transfer
+        curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
         curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, o_.stall_timeout_s);
+        if (head_only) curl_easy_setopt(c, CURLOPT_TIMEOUT, o_.connect_timeout_s + o_.stall_timeout_s);
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
         // never from https down to http (an attacker on the path could then swap config.json)
@@ -329,18 +401,22 @@ private:
         if (rc == CURLE_OK) return;
         if (rc == CURLE_ABORTED_BY_CALLBACK) throw ArgumentError(id_.str() + ": download cancelled (the partial file is kept to resume)");
         std::string what = std::string(curl_easy_strerror(rc));
+        if (rc == CURLE_OPERATION_TIMEDOUT && have > 0)
+            throw SourceError(redact(u) + ": the transfer stalled (under 1 KB/s for " + std::to_string(o_.stall_timeout_s) +
+                              " s, HF_HUB_DOWNLOAD_TIMEOUT) after " + std::to_string(have) +
+                              " bytes; the partial file is kept: run the same command again to resume");
         if (rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT)
-            throw SourceError(u + ": " + what + ": no network, or HF_ENDPOINT (" + o_.endpoint +
+            throw SourceError(redact(u) + ": " + what + ": no network, or HF_ENDPOINT (" + shown_ +
                               ") unreachable; a model already in the cache still loads offline");
         std::string got = have ? " after " + std::to_string(have) + (size ? " of " + std::to_string(size) : "") + " bytes" : "";
-        throw SourceError(u + ": transfer failed" + got + " (" + what +
+        throw SourceError(redact(u) + ": transfer failed" + got + " (" + what +
                           "); the partial file is kept: run the same command again to resume");
     }
 
     void check_status(const Response& r, const std::string& file) const {
         if (r.status >= 200 && r.status < 400) return;
         const std::string code = r.header("x-error-code"), msg = r.header("x-error-message");
-        const std::string who = id_.str() + " (" + file + " from " + o_.endpoint + ")";
+        const std::string who = id_.str() + " (" + file + " from " + shown_ + ")";
         if (r.status == 401)
             throw ModelError(who + ": 401 Unauthorized: the repo is private or gated, or does not exist" +
                              (o_.token.empty() ? "; set HF_TOKEN (or `huggingface-cli login`) to a token that can read it"
@@ -374,11 +450,19 @@ private:
 
     ModelId id_;
     const PullOptions& o_;
+    HubLayout lay_;
+    std::string shown_;  // the endpoint for messages, credentials redacted
     fs::path repo_;
 };
 
-// The shard files a model.safetensors.index.json names.
+constexpr size_t kMaxRepoFiles = 10000;
+
+// The shard files a model.safetensors.index.json names, each once, none of
+// them a file the pull already has (the index itself, config.json), at most
+// kMaxRepoFiles.
 std::vector<std::string> shard_files(const std::string& index_path, const std::string& what) {
+    if (const std::string why = not_a_regular_file(index_path); !why.empty())
+        throw ModelError(index_path + ": " + why);
     std::ifstream f(index_path);
     std::stringstream s;
     s << f.rdbuf();
@@ -389,9 +473,14 @@ std::vector<std::string> shard_files(const std::string& index_path, const std::s
     for (const auto& [k, v] : j["weight_map"].items()) {
         if (!v.is_string()) throw ModelError(what + ": weight_map['" + k + "'] is not a file name");
         const std::string name = v.get<std::string>();
-        if (name.empty() || name[0] == '/' || name.find("..") != std::string::npos || name.find('\\') != std::string::npos)
-            throw ModelError(what + ": weight_map names an unsafe file '" + name + "'");
+        if (!valid_repo_file(name))
+            throw ModelError(what + ": weight_map names an unsafe file '" + name +
+                             "' (a shard is a plain relative path: no '.' or '..' segment, no leading '/')");
+        if (name == "model.safetensors.index.json" || name == "config.json" || name == "preprocessor_config.json")
+            throw ModelError(what + ": weight_map names '" + name + "' as a shard of weights");
         files.insert(name);
+        if (files.size() > kMaxRepoFiles)
+            throw ModelError(what + ": weight_map names more than " + std::to_string(kMaxRepoFiles) + " shard files");
     }
     return {files.begin(), files.end()};
 }
@@ -404,10 +493,18 @@ PullOptions pull_options_from_env() {
     o.cache = hub_cache_dir();
     o.offline = truthy(env_or("HF_HUB_OFFLINE", ""));
     o.token = env_or("HF_TOKEN", "");
+    const std::string timeout = env_or("HF_HUB_DOWNLOAD_TIMEOUT", "10");
+    char* end = nullptr;
+    const double t = std::strtod(timeout.c_str(), &end);
+    if (end == timeout.c_str() || *end || !(t >= 1 && t <= 3600))
+        throw ArgumentError("HF_HUB_DOWNLOAD_TIMEOUT='" + timeout + "': expected seconds from 1 to 3600");
+    o.stall_timeout_s = long(t);
     if (o.token.empty()) {
         const char* home = std::getenv("HOME");
         const std::string hf_home = env_or("HF_HOME", std::string(home ? home : "/") + "/.cache/huggingface");
-        std::ifstream f(env_or("HF_TOKEN_PATH", hf_home + "/token"));
+        const std::string token_path = env_or("HF_TOKEN_PATH", hf_home + "/token");
+        std::ifstream f;
+        if (not_a_regular_file(token_path).empty()) f.open(token_path);
         std::getline(f, o.token);
         o.token = trim(o.token);
     }
@@ -454,9 +551,10 @@ PullResult pull_model(const ModelId& id, const PullOptions& o) {
         res.downloaded += hub.fetch(res.commit, name, meta, i + 1, int(files.size()));
         hub.link(res.commit, name, meta.etag);
         res.files.push_back(name);
-        if (name == "model.safetensors.index.json")
+        if (name == "model.safetensors.index.json")  // the set of shards, computed once
             for (const std::string& shard : shard_files((hub.repo() / "blobs" / meta.etag).string(), id.str()))
                 files.push_back({shard, hub.head(res.commit, shard, false)});
+        if (files.size() > kMaxRepoFiles) throw ModelError(id.str() + ": more than 10000 files to fetch");
     }
     hub.write_ref(id.revision, res.commit);
     res.snapshot = (hub.repo() / "snapshots" / res.commit).string();

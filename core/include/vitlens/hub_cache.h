@@ -16,6 +16,34 @@ struct ModelId {
     std::string str() const { return org + "/" + name + (revision == "main" ? "" : "@" + revision); }
 };
 
+// The rules every name from a user or a server passes before it reaches the
+// file system (one rule each, shared by the cache reader and `pull`):
+// a commit is 40 lower-case hex digits; a revision is a branch or tag name as
+// `git check-ref-format` allows it (no "..", "//", "@{", control characters,
+// space ~ ^ : ? * [ \, no component starting with '.' or ending in ".lock",
+// no leading or trailing '/'); an ETag (the blob's name) is 1-128 characters
+// of [A-Za-z0-9_-] (hex or base64url); a repo file name is a plain relative
+// path (segments of printable characters, none empty, "." or "..", no '\').
+bool is_commit(const std::string& s);
+bool valid_revision(const std::string& s);
+bool valid_etag(const std::string& s);
+bool valid_repo_file(const std::string& s);
+
+// Where huggingface_hub keeps a repo inside a cache root:
+//   <root>/models--ORG--NAME/{blobs,snapshots,refs}, <root>/.locks/models--ORG--NAME.
+struct HubLayout {
+    std::string root, repo;
+    HubLayout(const std::string& cache_root, const ModelId& id);
+    std::string blob(const std::string& etag) const;
+    std::string snapshot(const std::string& commit) const;
+    std::string ref(const std::string& revision) const;
+    std::string lock(const std::string& etag) const;
+    // Throws OutputError when `path`, with every symbolic link on the way
+    // resolved, leads outside the cache root: a shared cache with a planted
+    // link is never written (or read) through.
+    void require_inside(const std::string& path) const;
+};
+
 // "ORG/NAME[@REVISION]" with the hub's characters (letters, digits, '-',
 // '_', '.'); nullopt for anything else (a path, for instance).
 std::optional<ModelId> parse_model_id(const std::string& text);

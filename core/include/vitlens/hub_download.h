@@ -31,7 +31,7 @@ struct PullOptions {
     std::string cache;           // the hub cache folder
     bool offline = false;        // HF_HUB_OFFLINE: no network, the cache only
     long connect_timeout_s = 20;
-    long stall_timeout_s = 60;   // abort when under 1 byte/s for this long
+    long stall_timeout_s = 10;   // HF_HUB_DOWNLOAD_TIMEOUT: abort when under 1 KB/s for this long
     std::function<void(const PullProgress&)> progress;
     std::function<bool()> cancelled;  // polled during transfers
 };
