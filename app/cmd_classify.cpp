@@ -176,6 +176,7 @@ int cmd_classify(int argc, char** argv) {
             out.write(text);
             out.flush();
         });
+    out.close();
     if (failed) {
         std::cerr << "vitlens: " << failed << " input(s) failed, " << (files.size() + errors.size() - failed)
                   << " classified\n";

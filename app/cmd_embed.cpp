@@ -10,6 +10,7 @@
 #include "batches.h"
 #include "common.h"
 #include "record_output.h"
+#include "vitlens/input_file.h"
 #include "shard.h"
 #include "vitlens/array_files.h"
 #include "vitlens/errors.h"
@@ -88,6 +89,12 @@ public:
             if (!a.shard.resume) check_can_write(path, a.overwrite);
             paths_.push_back(path);
         }
+        if (a.shard.resume)
+            for (const std::string& path : paths_)
+                if (not_a_regular_file(path).empty() && !not_a_regular_file(base + ".jsonl").empty())
+                    throw OutputError(path + ": --resume needs its index " + base + ".jsonl, which " +
+                                      not_a_regular_file(base + ".jsonl") +
+                                      ": without it no row can be matched to an image (nothing was changed)");
         index_ = std::make_unique<RecordOutput>(base + ".jsonl", "jsonl", a.shard.resume, a.overwrite);
         rows_ = int64_t(index_->lines());  // every record line is a row, duplicates included
         for (size_t i = 0; i < feats.size(); ++i) {
@@ -119,6 +126,7 @@ public:
         rows_ += B;
     }
     void finish() override {
+        index_->close();
         for (size_t i = 0; i < feats_.size(); ++i)
             std::cerr << "vitlens: " << paths_[i] << ": " << arrays_[i]->rows() << " x " << shape_str(row_shape(feats_[i], spec_))
                       << " float32\n";

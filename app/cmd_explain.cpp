@@ -56,7 +56,8 @@ void add_explain_options(po::options_description& d, ExplainArgs& a) {
         .integer("scale", &a.scale, 1, 1, 32, "N",
                  "draw overlays on the image enlarged N times (pixel-exact), for small inputs such as 28x28")
         .text("out,o", &a.out, "DIR",
-              "write <DIR>/<stem>.<method>.png overlays (<stem>.attribution-class<K>.png with --class)")
+              "write <DIR>/<stem>.<method>.png overlays (<stem>.attribution-class<K>.png with --class);\n"
+              "inputs from several folders keep their folders under DIR (a/x.png -> DIR/a/x.rollout.png)")
         .flag("gallery", &a.gallery, "also write <stem>.gallery.png: every layer x head map")
         .flag("overwrite", &a.overwrite, "replace existing files in a non-empty --out folder")
         .flag("norms", &a.norms, "print the per-layer token-norm report (outlier tokens)")
@@ -68,11 +69,12 @@ void add_explain_options(po::options_description& d, ExplainArgs& a) {
     a.shard.add_to(d, "continue an interrupted run into --out DIR: skip the images whose overlay is there");
 }
 
-// <stem>.<method>[-class<K>].png: an explicit --class gets its own name, so
-// several classes fit in one folder.
-std::string overlay_name(const std::string& file, const ExplainArgs& a, int cls) {
+// <key>.<method>[-class<K>].png, where the key mirrors the input's folders
+// (OutputNames): an explicit --class gets its own name, so several classes
+// fit in one folder.
+std::string overlay_name(const std::string& key, const ExplainArgs& a, int cls) {
     const std::string which = a.cls.empty() ? "" : "-class" + std::to_string(cls);
-    return std::filesystem::path(file).stem().string() + "." + a.method + which + ".png";
+    return key + "." + a.method + which + ".png";
 }
 
 // Turns the parsed strings into the map spec and style; --query implies the
@@ -130,21 +132,21 @@ void print_norms(const Explained& e, const TokenLayout& lay) {
 }
 
 // Writes the overlay (and gallery) PNGs; returns the overlay's path.
-std::string write_overlays(const OutputDir& dir, const std::string& file, cv::Mat rgb, Explained& e,
-                           const AttentionMap& m, const ExplainArgs& a, const ModelSpec& s) {
+std::string write_overlays(OutputDir& dir, const std::string& file, const std::string& key, cv::Mat rgb,
+                           Explained& e, const AttentionMap& m, const ExplainArgs& a, const ModelSpec& s) {
     if (a.scale > 1) {  // enlarge the canvas; the geometry scales with it
         cv::resize(rgb, rgb, cv::Size(), a.scale, a.scale, cv::INTER_NEAREST);
         e.geometry.orig_w = rgb.cols;
         e.geometry.orig_h = rgb.rows;
     }
-    const std::string stem = std::filesystem::path(file).stem().string();
-    const std::string path = dir.target(overlay_name(file, a, e.explained_class));
+    const std::string path = dir.target(overlay_name(key, a, e.explained_class), file);
     write_image_atomic(path, render_overlay(rgb, m, e.geometry, a.style));
     if (a.gallery) {
         const int tile = std::max(96, std::min(192, 1600 / s.heads));
-        dir.write_png(stem + ".gallery.png", render_tiles(rgb, gallery(e.attention, token_layout(s)),
+        dir.write_png(key + ".gallery.png", render_tiles(rgb, gallery(e.attention, token_layout(s)),
                                                           gallery_labels(s.layers, s.heads), e.geometry, s.heads,
-                                                          tile, a.style));
+                                                          tile, a.style),
+                      file);
     }
     return path;
 }
@@ -204,11 +206,12 @@ int cmd_explain(int argc, char** argv) {
     validate(a.spec, s);
     std::unique_ptr<OutputDir> outdir;
     // --resume skips what is there, so it needs no replacing: two images of one stem still clash
-    if (!a.out.empty()) outdir = std::make_unique<OutputDir>(a.out, a.overwrite);
-    if (a.shard.resume) {
+    if (!a.out.empty()) outdir = std::make_unique<OutputDir>(a.out, a.overwrite, a.shard.resume);
+    const OutputNames names(inputs);
+    if (a.shard.resume) {  // done: an overlay that decodes whole (an empty or cut PNG is done again)
         const size_t listed = files.size();
         std::erase_if(files, [&](const std::string& f) {
-            return std::filesystem::exists(std::filesystem::path(a.out) / overlay_name(f, a, a.spec.target_class));
+            return output_decodes((std::filesystem::path(a.out) / overlay_name(names.key(f), a, a.spec.target_class)).string());
         });
         std::cerr << "vitlens: --resume: " << (listed - files.size()) << " of " << listed << " overlays already in "
                   << a.out << "\n";
@@ -229,7 +232,14 @@ int cmd_explain(int argc, char** argv) {
             continue;
         }
         const AttentionMap m = compute_map(e.attention, &e.attention_grad, token_layout(s), a.spec);
-        const std::string overlay = outdir ? write_overlays(*outdir, f, rgb, e, m, a, s) : "";
+        std::string overlay;
+        try {
+            if (outdir) overlay = write_overlays(*outdir, f, names.key(f), rgb, e, m, a, s);
+        } catch (const InputError& ex) {  // a second input of one name: reported, the others go on
+            std::cerr << "vitlens: " << ex.what() << "\n";
+            ++failed;
+            continue;
+        }
         print_result(f, e, m, overlay, a, s);
     }
     if (failed) {

@@ -168,8 +168,9 @@ Progress::Progress(std::string what, size_t total)
 
 void Progress::update(size_t done) {
     double t = now_seconds();
-    if (t - last_ < (tty_ ? 0.2 : 5.0) && done < total_) return;
+    if (done == told_ || (t - last_ < (tty_ ? 0.2 : 5.0) && done < total_)) return;  // each count told once
     last_ = t;
+    told_ = done;
     double el = t - start_, rate = el > 0 ? done / el : 0;
     double eta = rate > 0 ? (total_ - done) / rate : 0;
     char buf[256];
@@ -242,7 +243,7 @@ std::string csv_field(const std::string& s) {
 }
 
 
-OutputDir::OutputDir(std::string dir, bool overwrite) : dir_(std::move(dir)) {
+OutputDir::OutputDir(std::string dir, bool overwrite, bool resume) : dir_(std::move(dir)), resume_(resume) {
     std::error_code ec;
     bool existed = fs::exists(dir_, ec);
     if (existed && !fs::is_directory(dir_, ec)) throw OutputError(dir_ + ": exists and is not a directory");
@@ -252,13 +253,53 @@ OutputDir::OutputDir(std::string dir, bool overwrite) : dir_(std::move(dir)) {
     may_replace_ = overwrite || empty;
 }
 
-std::string OutputDir::target(const std::string& name) const {
-    std::string p = (fs::path(dir_) / name).string();
-    check_can_write(p, may_replace_);
-    return p;
+std::string OutputDir::target(const std::string& name, const std::string& input) {
+    const fs::path p = fs::path(dir_) / name;
+    if (auto [it, fresh] = written_.emplace(name, input); !fresh && it->second != input)
+        throw InputError(input + ": its output " + p.string() + " was already written for " + it->second +
+                         " in this run (two inputs of one name in one folder); rename one");
+    std::error_code ec;
+    if (p.has_parent_path() && !fs::is_directory(p.parent_path(), ec) && !fs::create_directories(p.parent_path(), ec))
+        throw OutputError(p.parent_path().string() + ": cannot create directory (" + ec.message() + ")");
+    check_can_write(p.string(), may_replace_ || (resume_ && !output_decodes(p.string())));
+    return p.string();
 }
 
-void OutputDir::write_png(const std::string& name, const cv::Mat& rgb) const { write_image_atomic(target(name), rgb); }
+void OutputDir::write_png(const std::string& name, const cv::Mat& rgb, const std::string& input) {
+    write_image_atomic(target(name, input), rgb);
+}
+
+namespace {
+
+fs::path normal_absolute(const std::string& p) {
+    std::error_code ec;
+    fs::path a = fs::absolute(p, ec);
+    return (ec ? fs::path(p) : a).lexically_normal();
+}
+
+}  // namespace
+
+OutputNames::OutputNames(const std::vector<std::string>& inputs) {
+    bool first = true;
+    for (const std::string& in : inputs) {
+        std::error_code ec;
+        fs::path dir = normal_absolute(in);
+        if (!fs::is_directory(dir, ec)) dir = dir.parent_path();
+        if (first) base_ = dir;
+        first = false;
+        fs::path common;  // the longest shared leading part of base_ and dir
+        for (auto a = base_.begin(), b = dir.begin(); a != base_.end() && b != dir.end() && *a == *b; ++a, ++b)
+            common /= *a;
+        base_ = common;
+    }
+}
+
+std::string OutputNames::key(const std::string& file) const {
+    const fs::path abs = normal_absolute(file);
+    fs::path rel = abs.lexically_relative(base_);
+    if (rel.empty() || *rel.begin() == "..") rel = abs.filename();
+    return (rel.parent_path() / rel.stem()).string();
+}
 
 std::string float_str(float v) {
     char b[32];

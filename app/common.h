@@ -3,7 +3,10 @@
 #pragma once
 
 #include <boost/program_options.hpp>
+#include <cstdint>
+#include <filesystem>
 #include <iosfwd>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -72,6 +75,7 @@ private:
     size_t total_;
     bool tty_;
     double start_, last_ = -1e9;
+    size_t told_ = SIZE_MAX;
 };
 
 double now_seconds();
@@ -99,16 +103,35 @@ namespace vitlens::app {
 // replaced only with --overwrite or when the folder was empty at start.
 class OutputDir {
 public:
-    OutputDir(std::string dir, bool overwrite);  // creates dir; throws OutputError
-    // Full path for `name`; throws OutputError if it exists and may not be replaced.
-    std::string target(const std::string& name) const;
+    // Creates dir; throws OutputError. `resume`: an existing output that does
+    // not decode (empty, cut) is not a result and may be replaced.
+    OutputDir(std::string dir, bool overwrite, bool resume = false);
+    // Full path for `name` (a relative path: its folders are created); throws
+    // OutputError if it exists and may not be replaced, and InputError if
+    // this run already wrote it for another input (`input`).
+    std::string target(const std::string& name, const std::string& input = "");
     // Writes an RGB image as PNG atomically (throws OutputError).
-    void write_png(const std::string& name, const cv::Mat& rgb) const;
+    void write_png(const std::string& name, const cv::Mat& rgb, const std::string& input = "");
     const std::string& dir() const { return dir_; }
 
 private:
     std::string dir_;
-    bool may_replace_;
+    bool may_replace_, resume_;
+    std::map<std::string, std::string> written_;  // name -> the input it was written for
+};
+
+// The name of an input's outputs: its path relative to the folder that holds
+// every INPUT argument (a folder argument, or a file argument's folder), with
+// no extension. `a/x.png b/x.png` give "a/x" and "b/x"; a folder ROOT gives
+// paths under ROOT; one folder of files gives plain stems. It depends only on
+// the arguments, so every --shard of a run names an image alike.
+class OutputNames {
+public:
+    explicit OutputNames(const std::vector<std::string>& inputs);
+    std::string key(const std::string& file) const;
+
+private:
+    std::filesystem::path base_;
 };
 
 

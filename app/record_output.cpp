@@ -7,9 +7,13 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "common.h"
 #include "vitlens/errors.h"
+#include "vitlens/input_file.h"
+#include "vitlens/output_file.h"
 
 namespace vitlens::app {
 
@@ -28,6 +32,43 @@ std::string record_image(const std::string& line, const std::string& format) {
     return out;
 }
 
+std::vector<std::pair<std::string, size_t>> split_records(const std::string& text, bool csv) {
+    std::vector<std::pair<std::string, size_t>> out;
+    bool quoted = false;
+    size_t start = 0;
+    for (size_t i = 0; i < text.size(); ++i) {
+        if (csv && text[i] == '"') quoted = !quoted;  // "" inside a field toggles twice
+        if (text[i] != '\n' || quoted) continue;
+        out.push_back({text.substr(start, i - start), i + 1});
+        start = i + 1;
+    }
+    return out;
+}
+
+// The records that stay on resume: the valid ones up to the first that is
+// not (a torn line, a line of another program); the rest is redone.
+size_t RecordOutput::read_back(const std::string& text) {
+    const auto records = split_records(text, format_ == "csv");
+    size_t keep = 0;
+    for (size_t i = 0; i < records.size(); ++i) {
+        if (format_ == "csv" && i == 0) {  // the header
+            keep = records[0].second;
+            continue;
+        }
+        const std::string img = record_image(records[i].first, format_);
+        if (img.empty()) {
+            std::fprintf(stderr, "vitlens: --resume: %s: record %zu is not a %s record; it and the %zu after it are "
+                         "dropped and their images done again\n", path_.c_str(), i + 1, format_.c_str(),
+                         records.size() - i - 1);
+            break;
+        }
+        ++lines_;
+        done_.insert(img);
+        keep = records[i].second;
+    }
+    return keep;
+}
+
 RecordOutput::RecordOutput(const std::string& path, const std::string& format, bool resume, bool overwrite)
     : path_(path), format_(format) {
     if (path.empty()) {
@@ -37,25 +78,26 @@ RecordOutput::RecordOutput(const std::string& path, const std::string& format, b
     }
     if (resume && format == "text")
         throw UsageError("--resume reads back the records of " + path + ": use --format jsonl or csv");
-    std::ifstream in(path, std::ios::binary);
-    if (in && !resume && !overwrite)
+    const OutputTarget t = resolve_output(path);
+    if (t.stream) {  // a FIFO or device: written straight through, nothing to replace or read back
+        if (resume) throw UsageError("--resume reads back " + path + ", which " + not_a_regular_file(t.file));
+        f_ = t.fd >= 0 ? ::fdopen(::dup(t.fd), "wb") : std::fopen(t.file.c_str(), "wb");
+        if (!f_) throw OutputError(path + ": cannot open for writing: " + std::strerror(errno));
+        owned_ = true;
+        return;
+    }
+    if (t.exists && !resume && !overwrite)
         throw OutputError(path + ": already exists; --resume continues it, --overwrite replaces it");
     size_t keep = 0;
-    if (in && resume) {  // the complete lines stay; a torn last line goes
+    if (t.exists && resume) {  // the complete records stay; a torn last line goes
+        std::ifstream in(t.file, std::ios::binary);
         std::stringstream s;
         s << in.rdbuf();
-        const std::string text = s.str();
-        keep = text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
-        std::stringstream lines(text.substr(0, keep));
-        std::string line;
-        for (bool first = true; std::getline(lines, line); first = false) {
-            if (format == "csv" && first) continue;  // the header
-            ++lines_;
-            if (std::string img = record_image(line, format); !img.empty()) done_.insert(img);
-        }
+        if (!in && !in.eof()) throw OutputError(path + ": cannot read it back to resume");
+        keep = read_back(s.str());
         empty_ = keep == 0;
     }
-    f_ = std::fopen(path.c_str(), resume ? "a+b" : "wb");
+    f_ = std::fopen(t.file.c_str(), resume ? "a+b" : "wb");
     if (!f_) throw OutputError(path + ": cannot open for writing: " + std::strerror(errno));
     owned_ = true;
     if (resume && ::ftruncate(::fileno(f_), off_t(keep)) != 0) {
@@ -72,7 +114,14 @@ bool RecordOutput::has(const std::string& path) const {
 }
 
 RecordOutput::~RecordOutput() {
-    if (owned_) std::fclose(f_);
+    if (owned_ && f_) std::fclose(f_);
+}
+
+void RecordOutput::close() {
+    if (!owned_ || !f_) return flush();
+    std::FILE* f = f_;
+    f_ = nullptr;
+    if (std::fclose(f) != 0) throw OutputError(path_ + ": write failed when closing: " + std::strerror(errno));
 }
 
 void RecordOutput::write(const std::string& lines) {

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace vitlens::app {
 
@@ -29,8 +31,10 @@ public:
     bool empty_at_start() const { return empty_; }  // write a csv header only then
     void write(const std::string& lines);
     void flush();  // OutputError when the disk refuses
+    void close();  // flush and close a file, checked (OutputError)
 
 private:
+    size_t read_back(const std::string& text);
     std::string path_;
     std::FILE* f_ = nullptr;
     bool owned_ = false, empty_ = true;
@@ -38,6 +42,10 @@ private:
     size_t lines_ = 0;
     std::set<std::string> done_;
 };
+
+// The complete records of `text` (a CSV field in quotes may hold newlines),
+// each with the offset just past its newline; a torn last record is left out.
+std::vector<std::pair<std::string, size_t>> split_records(const std::string& text, bool csv);
 
 // The image of one complete record line; "" when the line has none.
 std::string record_image(const std::string& line, const std::string& format);

@@ -92,13 +92,20 @@ public:
                                                                                         : ""));
         fps_ = cap_.get(cv::CAP_PROP_FPS);
         if (!(fps_ > 0 && fps_ < 1000)) fps_ = 0;
+        if (kind == SourceKind::File) frame_count_ = int64_t(cap_.get(cv::CAP_PROP_FRAME_COUNT));
     }
 
     bool read(cv::Mat& bgr, double* t_ms) override {
         if (!cap_.read(bgr) || bgr.empty()) {
             if (live()) throw SourceError(name_ + ": " + source_kind_name(kind_) + " stopped delivering frames");
+            // a file that ends well short of the frames its container lists was cut or damaged
+            // (one frame of slack: some containers round their count)
+            if (frame_count_ > 0 && frames_ < frame_count_ - 1)
+                throw SourceError(name_ + ": the video ended after " + std::to_string(frames_) + " of the " +
+                                  std::to_string(frame_count_) + " frames its container lists (cut short or damaged?)");
             return false;
         }
+        ++frames_;
         if (t_ms) *t_ms = cap_.get(cv::CAP_PROP_POS_MSEC);
         return true;
     }
@@ -112,6 +119,7 @@ private:
     std::string name_;
     cv::VideoCapture cap_;
     double fps_ = 0;
+    int64_t frame_count_ = 0, frames_ = 0;  // listed by the container; read so far
 };
 
 class SequenceSource : public FrameSource {

@@ -224,7 +224,8 @@ TEST(Cli, BackboneClassifyPointsToEmbed) {
     EXPECT_NE(a.err.find("no classifier head"), std::string::npos) << a.err;
 }
 
-// explain --resume redraws only the overlays that are missing from --out.
+// explain --resume redraws only the overlays that are missing from --out
+// (which mirrors the input folder: photos/sub/b7.png -> maps/sub/b7.rollout.png).
 TEST(Cli, ExplainResumeDrawsOnlyMissingOverlays) {
     TempDir t;
     const std::string dir = make_folder(t), model = fixture("hf_vit_f32"), out = t / "maps";
@@ -233,7 +234,7 @@ TEST(Cli, ExplainResumeDrawsOnlyMissingOverlays) {
     const std::string kept = out + "/a0.rollout.png";
     const auto stamp = fs::last_write_time(kept);
     fs::remove(out + "/c5.rollout.png");
-    fs::remove(out + "/b7.rollout.png");
+    fs::remove(out + "/sub/b7.rollout.png");
     auto again = run_cli({"explain", "--model", model, "--out", out, dir});
     EXPECT_EQ(again.code, 5) << "existing overlays are kept without --resume or --overwrite";
     auto resumed = run_cli({"explain", "--model", model, "--out", out, "--resume", "--format", "jsonl", dir});
@@ -241,7 +242,7 @@ TEST(Cli, ExplainResumeDrawsOnlyMissingOverlays) {
     EXPECT_NE(resumed.err.find("10 of 12 overlays already"), std::string::npos) << resumed.err;
     EXPECT_EQ(split_lines(resumed.out).size(), 2u);
     EXPECT_TRUE(fs::exists(out + "/c5.rollout.png"));
-    EXPECT_TRUE(fs::exists(out + "/b7.rollout.png"));
+    EXPECT_TRUE(fs::exists(out + "/sub/b7.rollout.png"));
     EXPECT_EQ(fs::last_write_time(kept), stamp);
     auto shard = run_cli({"explain", "--model", model, "--shard", "1/3", "--format", "jsonl", dir});
     ASSERT_EQ(shard.code, 0) << shard.err;
