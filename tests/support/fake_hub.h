@@ -3,6 +3,7 @@
 // redirected to a "CDN" that honours Range and can be broken on purpose.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -36,7 +37,16 @@ public:
     };
     enum class Cdn { Ok, CutFirst, Corrupt };
 
-    FakeHub() : server_([this](const HttpRequest& r) { return serve(r); }) {
+    FakeHub() : server_([this](const HttpRequest& r) {
+        HttpResponse out = serve(r);
+        Tamper t;
+        {
+            std::lock_guard<std::mutex> l(mu_);
+            t = tamper_;
+        }
+        if (t) t(r, out);
+        return out;
+    }) {
         const std::string dir = fixture("hf_vit_f32");
         auto& vit = repos_["org/vit"];
         vit["config.json"] = {read_file(dir + "/config.json")};
@@ -70,6 +80,12 @@ public:
     }
 
     void add_repo(const std::string& name, std::map<std::string, File> files) { repos_[name] = std::move(files); }
+    // A hostile hub: `t` may rewrite every response before it is sent.
+    using Tamper = std::function<void(const HttpRequest&, HttpResponse&)>;
+    void set_tamper(Tamper t) {
+        std::lock_guard<std::mutex> l(mu_);
+        tamper_ = std::move(t);
+    }
     std::string url() const { return server_.url(); }
     std::vector<HttpRequest> requests() const { return server_.requests(); }
     void set_cdn(Cdn c) {
@@ -78,13 +94,26 @@ public:
     }
 
 private:
+    static std::string decode(const std::string& s) {  // %XX, as a server reads a path
+        std::string out;
+        for (size_t i = 0; i < s.size(); ++i) {
+            if (s[i] == '%' && i + 2 < s.size()) {
+                out += char(std::stoi(s.substr(i + 1, 2), nullptr, 16));
+                i += 2;
+            } else {
+                out += s[i];
+            }
+        }
+        return out;
+    }
+
     HttpResponse serve(const HttpRequest& r) {
         if (r.path.rfind("/cdn/", 0) == 0) return cdn(r);
         // /ORG/NAME/resolve/REV/FILE
         const size_t res = r.path.find("/resolve/");
         if (res == std::string::npos) return {404, {}, "no route"};
         const std::string repo = r.path.substr(1, res - 1), rest = r.path.substr(res + 9);
-        const std::string rev = rest.substr(0, rest.find('/')), file = rest.substr(rest.find('/') + 1);
+        const std::string rev = decode(rest.substr(0, rest.find('/'))), file = decode(rest.substr(rest.find('/') + 1));
         auto it = repos_.find(repo);
         if (repo == "org/private" && r.header("authorization") != "Bearer secret-token")
             return {401, {{"X-Error-Code", "RepoNotFound"}}, "Invalid username or password."};
@@ -134,6 +163,7 @@ private:
     std::mutex mu_;
     std::map<std::string, std::string> blobs_;
     Cdn cdn_ = Cdn::Ok;
+    Tamper tamper_;
     HttpServer server_;
 };
 

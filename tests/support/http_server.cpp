@@ -1,5 +1,7 @@
 #include "http_server.h"
 
+#include <chrono>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -113,7 +115,17 @@ void HttpServer::handle(int fd) {
     for (const auto& [k, v] : res.headers) head += k + ": " + v + "\r\n";
     head += "Content-Length: " + std::to_string(res.body.size()) + "\r\nConnection: close\r\n\r\n";
     if (!send_all(fd, head.data(), head.size()) || req.method == "HEAD") return;
-    send_all(fd, res.body.data(), std::min(res.cut_after, res.body.size()));
+    const size_t n = std::min(res.cut_after, res.body.size());
+    if (res.trickle_bytes_per_s <= 0) {
+        send_all(fd, res.body.data(), n);
+        return;
+    }
+    // a server that never finishes: a byte at a time, until the client gives up (bounded: 30 s)
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    for (size_t i = 0; i < n && !stop_ && std::chrono::steady_clock::now() < until; ++i) {
+        if (!send_all(fd, res.body.data() + i, 1)) return;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1000 / res.trickle_bytes_per_s));
+    }
 }
 
 }  // namespace vitlens::test

@@ -28,6 +28,7 @@ struct HttpResponse {
     std::vector<std::pair<std::string, std::string>> headers;
     std::string body;                // Content-Length is its size (also for HEAD, which sends no body)
     size_t cut_after = SIZE_MAX;     // close the connection after this many body bytes
+    int trickle_bytes_per_s = 0;     // > 0: send the body this slowly (for at most 30 s)
 };
 
 class HttpServer {

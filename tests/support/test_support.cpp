@@ -69,6 +69,25 @@ RunResult run_cli(const std::vector<std::string>& args, const std::string& env) 
     return r;
 }
 
+SmallDisk::SmallDisk(int kib) {
+    const std::string cmd = "mount -t tmpfs -o size=" + std::to_string(kib) + "k vitlens-test '" + dir_.path() + "' 2>/dev/null";
+    ok_ = ::geteuid() == 0 && std::system(cmd.c_str()) == 0;
+    if (!ok_) why_ = "SKIPPED: a full disk needs a small tmpfs, and mounting one needs root (CI runs as root)";
+}
+
+SmallDisk::~SmallDisk() {
+    if (ok_) std::system(("umount -l '" + dir_.path() + "'").c_str());
+}
+
+void SmallDisk::fill() {
+    std::system(("dd if=/dev/zero of='" + dir_.path() + "/.filler' bs=4k 2>/dev/null").c_str());
+}
+
+int run_shell(const std::string& cmd) {
+    const int st = std::system(cmd.c_str());
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
 TempDir::TempDir() {
     std::string tmpl = (fs::temp_directory_path() / "vitlens-test-XXXXXX").string();
     std::vector<char> buf(tmpl.begin(), tmpl.end());

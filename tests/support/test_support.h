@@ -59,6 +59,28 @@ private:
     std::string url_;
 };
 
+// A tmpfs of `kib` KiB mounted on a fresh folder, unmounted at destruction:
+// a full disk on demand. Mounting needs root (CI runs as root); elsewhere
+// ok() is false and why() says so, for the test to skip with that reason.
+class SmallDisk {
+public:
+    explicit SmallDisk(int kib);
+    ~SmallDisk();
+    bool ok() const { return ok_; }
+    const std::string& why() const { return why_; }
+    std::string operator/(const std::string& rel) const { return dir_.path() + "/" + rel; }
+    const std::string& path() const { return dir_.path(); }
+    void fill();  // takes every free byte
+
+private:
+    TempDir dir_;
+    bool ok_ = false;
+    std::string why_;
+};
+
+// Runs a shell command line; returns its exit status (128 + signal).
+int run_shell(const std::string& cmd);
+
 // Copies a fixture model directory to `dst` (to edit it in a test).
 void copy_dir(const std::string& src, const std::string& dst);
 
