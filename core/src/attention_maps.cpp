@@ -107,43 +107,57 @@ AttentionMap attribution(const Tensor& att, const Tensor& grad, const TokenLayou
     return finish(r.data(), lay);
 }
 
+namespace {
+
+// Layer l's heads fused, the `discard` fraction of lowest entries zeroed
+// (never the class token's to itself), the identity added (the residual) and
+// each row normalised to sum 1: the T x T matrix rollout multiplies.
+std::vector<double> rollout_layer(const Tensor& att, int l, Fusion fusion, float discard, std::vector<int64_t>& order) {
+    const int64_t T = att.dim(2), TT = T * T;
+    std::vector<double> A = fuse(att, l, fusion);
+    const auto k = static_cast<int64_t>(TT * double(discard));
+    if (k > 0) {
+        order.resize(size_t(TT));
+        std::iota(order.begin(), order.end(), 0);
+        std::nth_element(order.begin(), order.begin() + k, order.end(), [&](int64_t a, int64_t b) {
+            return A[a] < A[b] || (A[a] == A[b] && a < b);
+        });
+        for (int64_t i = 0; i < k; ++i)
+            if (order[i] != 0) A[order[i]] = 0.0;
+    }
+    for (int64_t i = 0; i < T; ++i) {
+        A[i * T + i] += 1.0;
+        double s = 0;
+        for (int64_t j = 0; j < T; ++j) s += A[i * T + j];
+        for (int64_t j = 0; j < T; ++j) A[i * T + j] /= s;
+    }
+    return A;
+}
+
+}  // namespace
+
+// R = A_{L-1} ... A_0 (Abnar & Zuidema), and the map is R's class-token row:
+// e_0^T A_{L-1} ... A_0, formed as a chain of vector-matrix products from the
+// last layer down, O(L T^2) instead of the O(L T^3) of the whole product.
 AttentionMap rollout(const Tensor& att, const TokenLayout& lay, Fusion fusion, float discard) {
     check(att, lay);
     if (!(discard >= 0.f && discard < 1.f)) throw ArgumentError("discard ratio must be in [0, 1)");
-    const int64_t L = att.dim(0), T = att.dim(2), TT = T * T;
-    std::vector<double> R(TT, 0.0), next(TT);
-    for (int64_t i = 0; i < T; ++i) R[i * T + i] = 1.0;
-    std::vector<int64_t> order(TT);
-    for (int64_t l = 0; l < L; ++l) {
-        std::vector<double> A = fuse(att, static_cast<int>(l), fusion);
-        int64_t k = static_cast<int64_t>(TT * double(discard));
-        if (k > 0) {  // zero the k lowest entries, except class-token-to-itself
-            std::iota(order.begin(), order.end(), 0);
-            std::nth_element(order.begin(), order.begin() + k, order.end(), [&](int64_t a, int64_t b) {
-                return A[a] < A[b] || (A[a] == A[b] && a < b);
-            });
-            for (int64_t i = 0; i < k; ++i)
-                if (order[i] != 0) A[order[i]] = 0.0;
-        }
-        for (int64_t i = 0; i < T; ++i) {
-            A[i * T + i] += 1.0;
-            double s = 0;
-            for (int64_t j = 0; j < T; ++j) s += A[i * T + j];
-            for (int64_t j = 0; j < T; ++j) A[i * T + j] /= s;
-        }
-        // next = A @ R
+    const int64_t L = att.dim(0), T = att.dim(2);
+    std::vector<double> r(static_cast<size_t>(T), 0.0), next(static_cast<size_t>(T), 0.0);
+    r[0] = 1.0;
+    std::vector<int64_t> order;
+    for (int64_t l = L - 1; l >= 0; --l) {
+        const std::vector<double> A = rollout_layer(att, static_cast<int>(l), fusion, discard, order);
         std::fill(next.begin(), next.end(), 0.0);
-        for (int64_t i = 0; i < T; ++i)
-            for (int64_t k2 = 0; k2 < T; ++k2) {
-                double a = A[i * T + k2];
-                if (a == 0.0) continue;
-                const double* r = &R[k2 * T];
-                double* o = &next[i * T];
-                for (int64_t j = 0; j < T; ++j) o[j] += a * r[j];
-            }
-        R.swap(next);
+        for (int64_t i = 0; i < T; ++i) {
+            if (r[i] == 0.0) continue;
+            const double ri = r[i];
+            const double* a = &A[size_t(i * T)];
+            for (int64_t j = 0; j < T; ++j) next[j] += ri * a[j];
+        }
+        r.swap(next);
     }
-    return finish(R.data(), lay);
+    return finish(r.data(), lay);
 }
 
 AttentionMap attention_row(const Tensor& att, const TokenLayout& lay, int layer, int head, Fusion fusion,
