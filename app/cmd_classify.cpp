@@ -4,6 +4,7 @@
 
 #include "batches.h"
 #include "common.h"
+#include "vitlens/memory_estimate.h"
 #include "record_output.h"
 #include "shard.h"
 #include "vitlens/errors.h"
@@ -154,6 +155,9 @@ int cmd_classify(int argc, char** argv) {
         throw UsageError("--threshold applies to multi-label models; " + spec.dir +
                          " has one softmax over its classes (problem_type is not multi_label_classification)");
     a.top_k = std::min(a.top_k, spec.num_classes);
+    // before the output is opened: a run that cannot fit replaces nothing
+    require_memory(spec, std::max(1, int(std::min<size_t>(size_t(a.batch), files.size()))), mo.classifier_options().precision,
+                   MapNeed::None);
     RecordOutput out(a.output, a.format, a.shard.resume, a.overwrite);
     if (a.format == "csv" && out.empty_at_start())
         out.write(csv_header(a.top_k, spec.multi_label, a.logits ? spec.num_classes : 0));

@@ -9,6 +9,7 @@
 
 #include "batches.h"
 #include "common.h"
+#include "vitlens/memory_estimate.h"
 #include "record_output.h"
 #include "vitlens/input_file.h"
 #include "shard.h"
@@ -126,6 +127,7 @@ public:
         rows_ += B;
     }
     void finish() override {
+        for (auto& arr : arrays_) arr->close();  // the arrays first: the index never names a row that is not there
         index_->close();
         for (size_t i = 0; i < feats_.size(); ++i)
             std::cerr << "vitlens: " << paths_[i] << ": " << arrays_[i]->rows() << " x " << shape_str(row_shape(feats_[i], spec_))
@@ -223,6 +225,8 @@ int cmd_embed(int argc, char** argv) {
     if (spec.n_prefix == spec.registers && std::find(feats.begin(), feats.end(), "cls") != feats.end())
         throw UsageError("--features cls: " + spec.dir + " has no class token (it pools " + spec.global_pool +
                          "); use pooled or patch");
+    require_memory(spec, std::max(1, int(std::min<size_t>(size_t(a.batch), files.size()))), mo.classifier_options().precision,
+                   MapNeed::None);  // before the outputs are opened: a run that cannot fit replaces nothing
     std::unique_ptr<Sink> sink = make_sink(a, feats, spec);
     const size_t listed = files.size();
     std::erase_if(files, [&](const std::string& f) { return sink->has(f); });

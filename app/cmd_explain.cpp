@@ -1,11 +1,13 @@
 // vitlens explain: where the model looked.
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <iostream>
 #include <memory>
 #include <opencv2/imgproc.hpp>
 
 #include "common.h"
+#include "vitlens/memory_estimate.h"
 #include "shard.h"
 #include "vitlens/errors.h"
 #include "vitlens/map_render.h"
@@ -140,14 +142,14 @@ std::string write_overlays(OutputDir& dir, const std::string& file, const std::s
         e.geometry.orig_h = rgb.rows;
     }
     const std::string path = dir.target(overlay_name(key, a, e.explained_class), file);
-    write_image_atomic(path, render_overlay(rgb, m, e.geometry, a.style));
-    if (a.gallery) {
+    if (a.gallery) {  // first: the overlay is what --resume takes as "done"
         const int tile = std::max(96, std::min(192, 1600 / s.heads));
         dir.write_png(key + ".gallery.png", render_tiles(rgb, gallery(e.attention, token_layout(s)),
                                                           gallery_labels(s.layers, s.heads), e.geometry, s.heads,
                                                           tile, a.style),
                       file);
     }
+    write_image_atomic(path, render_overlay(rgb, m, e.geometry, a.style));
     return path;
 }
 
@@ -204,10 +206,23 @@ int cmd_explain(int argc, char** argv) {
     const ModelSpec& s = clf.spec();
     if (!a.cls.empty()) a.spec.target_class = class_index(s, a.cls);
     validate(a.spec, s);
+    require_memory(s, 1, copt.precision, needs_gradients(a.spec) ? MapNeed::Gradients : MapNeed::Capture);
     std::unique_ptr<OutputDir> outdir;
     // --resume skips what is there, so it needs no replacing: two images of one stem still clash
     if (!a.out.empty()) outdir = std::make_unique<OutputDir>(a.out, a.overwrite, a.shard.resume);
     const OutputNames names(inputs);
+    int failed = static_cast<int>(errors.size());
+    if (!a.out.empty()) {  // two inputs of one output name (y.png, y.jpg): the second is an error, resumed or not
+        std::map<std::string, std::string> first;
+        std::erase_if(files, [&](const std::string& f) {
+            auto [it, fresh] = first.emplace(names.key(f), f);
+            if (fresh) return false;
+            std::cerr << "vitlens: " << f << ": its outputs " << names.key(f) << ".* belong to " << it->second
+                      << " in this run (two inputs of one name in one folder); rename one\n";
+            ++failed;
+            return true;
+        });
+    }
     if (a.shard.resume) {  // done: an overlay that decodes whole (an empty or cut PNG is done again)
         const size_t listed = files.size();
         std::erase_if(files, [&](const std::string& f) {
@@ -219,7 +234,6 @@ int cmd_explain(int argc, char** argv) {
 
     DecodeOptions dopt;
     dopt.max_pixels = a.max_pixels;
-    int failed = static_cast<int>(errors.size());
     for (const std::string& f : files) {
         Explained e;
         cv::Mat rgb;

@@ -131,19 +131,23 @@ struct StreamOutputs {
 // the outputs are finished; restored on every way out.
 class SignalGuard {
 public:
+    // No SA_RESTART: a blocking open (a FIFO with no reader yet) returns EINTR on Ctrl-C instead of waiting on.
     SignalGuard() {
         g_interrupted = false;
-        old_int_ = std::signal(SIGINT, on_signal);
-        old_term_ = std::signal(SIGTERM, on_signal);
+        struct sigaction sa {};
+        sa.sa_handler = on_signal;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = 0;
+        ::sigaction(SIGINT, &sa, &old_int_);
+        ::sigaction(SIGTERM, &sa, &old_term_);
     }
     ~SignalGuard() {
-        std::signal(SIGINT, old_int_);
-        std::signal(SIGTERM, old_term_);
+        ::sigaction(SIGINT, &old_int_, nullptr);
+        ::sigaction(SIGTERM, &old_term_, nullptr);
     }
 
 private:
-    void (*old_int_)(int) = nullptr;
-    void (*old_term_)(int) = nullptr;
+    struct sigaction old_int_ {}, old_term_ {};
 };
 
 // Turns an interrupt into engine.stop() while the stream runs; joined on every way out.

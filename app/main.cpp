@@ -1,6 +1,7 @@
 // vitlens: classify images with Vision Transformers on the CPU, show where
 // the model looked, and do both on live streams.
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -94,6 +95,8 @@ int main(int argc, char** argv) {
         std::cerr << kHelp;
         return kUsage;
     }
+    // a reader that went away (| head, a FIFO closed) is a write error with a message, not a silent death
+    std::signal(SIGPIPE, SIG_IGN);
     std::string cmd = argv[1];
     if (cmd == "--help" || cmd == "-h" || cmd == "help") {
         std::cout << kHelp;

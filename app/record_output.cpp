@@ -80,8 +80,18 @@ RecordOutput::RecordOutput(const std::string& path, const std::string& format, b
         throw UsageError("--resume reads back the records of " + path + ": use --format jsonl or csv");
     const OutputTarget t = resolve_output(path);
     if (t.stream) {  // a FIFO or device: written straight through, nothing to replace or read back
-        if (resume) throw UsageError("--resume reads back " + path + ", which " + not_a_regular_file(t.file));
-        f_ = t.fd >= 0 ? ::fdopen(::dup(t.fd), "wb") : std::fopen(t.file.c_str(), "wb");
+        if (resume) {
+            const std::string what = not_a_regular_file(t.file);
+            throw UsageError("--resume reads back " + path + ", which " +
+                             (what.empty() ? "names a descriptor (a stream), not a regular file" : what));
+        }
+        if (t.fd >= 0) {
+            const int fd = ::dup(t.fd);
+            f_ = fd >= 0 ? ::fdopen(fd, "wb") : nullptr;
+            if (!f_ && fd >= 0) ::close(fd);
+        } else {
+            f_ = std::fopen(t.file.c_str(), "wb");
+        }
         if (!f_) throw OutputError(path + ": cannot open for writing: " + std::strerror(errno));
         owned_ = true;
         return;
@@ -97,7 +107,15 @@ RecordOutput::RecordOutput(const std::string& path, const std::string& format, b
         keep = read_back(s.str());
         empty_ = keep == 0;
     }
-    f_ = std::fopen(t.file.c_str(), resume ? "a+b" : "wb");
+    // a new file grows in place (a killed run resumes it); one that --overwrite
+    // replaces grows beside it and is renamed over it by close(), so a run
+    // that fails leaves the old records as they were
+    if (t.exists && !resume) {
+        tmp_ = temp_path_beside(t.file);
+        final_ = t.file;
+        ::unlink(tmp_.c_str());
+    }
+    f_ = std::fopen(tmp_.empty() ? t.file.c_str() : tmp_.c_str(), resume ? "a+b" : tmp_.empty() ? "wb" : "wbx");
     if (!f_) throw OutputError(path + ": cannot open for writing: " + std::strerror(errno));
     owned_ = true;
     if (resume && ::ftruncate(::fileno(f_), off_t(keep)) != 0) {
@@ -115,6 +133,7 @@ bool RecordOutput::has(const std::string& path) const {
 
 RecordOutput::~RecordOutput() {
     if (owned_ && f_) std::fclose(f_);
+    if (!tmp_.empty()) ::unlink(tmp_.c_str());
 }
 
 void RecordOutput::close() {
@@ -122,6 +141,10 @@ void RecordOutput::close() {
     std::FILE* f = f_;
     f_ = nullptr;
     if (std::fclose(f) != 0) throw OutputError(path_ + ": write failed when closing: " + std::strerror(errno));
+    if (tmp_.empty()) return;
+    if (::rename(tmp_.c_str(), final_.c_str()) != 0)
+        throw OutputError(path_ + ": cannot rename the finished file into place: " + std::strerror(errno));
+    tmp_.clear();
 }
 
 void RecordOutput::write(const std::string& lines) {

@@ -13,7 +13,8 @@ namespace vitlens::app {
 class RecordOutput {
 public:
     // path empty: standard output. An existing file is refused unless
-    // `resume` (continue it) or `overwrite`. With `resume`, a partly written
+    // `resume` (continue it) or `overwrite` (replaced by close(), so a run
+    // that fails keeps the old file). With `resume`, a partly written
     // last line is dropped and done() lists the images of the complete ones
     // ("image" of a jsonl object; the first field of a csv row after the
     // header). format: "jsonl", "csv" or "text" (text cannot resume).
@@ -35,7 +36,7 @@ public:
 
 private:
     size_t read_back(const std::string& text);
-    std::string path_;
+    std::string path_, tmp_, final_;  // tmp_: a replacement growing beside final_
     std::FILE* f_ = nullptr;
     bool owned_ = false, empty_ = true;
     std::string format_;

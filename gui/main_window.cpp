@@ -31,6 +31,7 @@
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSaveFile>
+#include <cstdlib>
 #include <QSettings>
 #include <QSlider>
 #include <QSpinBox>
@@ -478,7 +479,10 @@ void MainWindow::openFromHub(const QString& id) {
         worker_->requestStop(ticket);
         statusBar()->showMessage(tr("Cancelling the download ..."));
     });
-    pull_dialog_->setLabelText(tr("Asking %1 for %2 ...").arg(QString::fromStdString(pull_options_from_env().endpoint), id));
+    // the endpoint as typed in HF_ENDPOINT, credentials hidden; the worker reports a bad setting
+    const char* endpoint = std::getenv("HF_ENDPOINT");
+    const std::string shown = redact(endpoint && *endpoint ? endpoint : "https://huggingface.co");
+    pull_dialog_->setLabelText(tr("Asking %1 for %2 ...").arg(QString::fromStdString(shown), id));
     pull_dialog_->setValue(0);
     pull_dialog_->show();
     statusBar()->showMessage(tr("Downloading %1 ...").arg(id));
@@ -554,7 +558,7 @@ void MainWindow::maybeFinishScreenshot() {
     screenshot_path_.clear();
     // Let the layout and paint settle, then grab the whole window.
     QTimer::singleShot(300, this, [this, path] {
-        bool ok = grab().save(path, "PNG");
+        bool ok = saveWhole(grab(), path);
         if (!ok) fprintf(stderr, "vitlens-gui: cannot write screenshot %s\n", qPrintable(path));
         else fprintf(stderr, "vitlens-gui: screenshot -> %s\n", qPrintable(path));
         QApplication::exit(ok ? 0 : 1);
@@ -805,11 +809,22 @@ void MainWindow::paste() {
     }
 }
 
+// A PNG written whole or not at all (QSaveFile: a temporary, renamed on commit).
+bool MainWindow::saveWhole(const QPixmap& pixmap, const QString& path) {
+    QSaveFile f(path);
+    if (!f.open(QIODevice::WriteOnly)) return false;
+    if (!pixmap.save(&f, "PNG")) {
+        f.cancelWriting();
+        return false;
+    }
+    return f.commit();
+}
+
 void MainWindow::saveSnapshot() {
     if (!view_->hasImage()) return;
     QString p = QFileDialog::getSaveFileName(this, tr("Save snapshot"), folder_ + "/vitlens-snapshot.png", "PNG (*.png)");
     if (p.isEmpty()) return;
-    if (!view_->grab().save(p, "PNG")) showError(tr("Cannot write %1").arg(p));
+    if (!saveWhole(view_->grab(), p)) showError(tr("Cannot write %1").arg(p));
     else statusBar()->showMessage(tr("Saved %1").arg(p), 5000);
 }
 

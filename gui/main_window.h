@@ -108,6 +108,7 @@ private:
     void rebuildRecentMenu();
     void paste();
     void saveSnapshot();
+    static bool saveWhole(const QPixmap& pixmap, const QString& path);
     void showModelInfo();
     void maybeFinishScreenshot();
     MapParams currentParams() const;

@@ -63,11 +63,23 @@ bool parse_dict(const std::string& d, std::vector<int64_t>* shape) {
 NpyAppender::NpyAppender(std::string path, std::vector<int64_t> row_shape, bool resume)
     : path_(std::move(path)), row_shape_(std::move(row_shape)) {
     for (int64_t d : row_shape_) row_floats_ *= d;
-    if (resolve_output(path_).stream)
+    try {
+        open(resume);
+    } catch (...) {  // the destructor does not run for a half-made object
+        if (f_) std::fclose(f_);
+        f_ = nullptr;
+        if (!tmp_.empty()) ::unlink(tmp_.c_str());
+        throw;
+    }
+}
+
+void NpyAppender::open(bool resume) {
+    const OutputTarget t = resolve_output(path_);
+    if (t.stream)
         out_fail(path_, "is a FIFO or a device; a .npy grows in place and its header is rewritten, so it needs a "
                         "regular file");
     struct stat st {};
-    const bool exists = ::stat(path_.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+    const bool exists = ::stat(t.file.c_str(), &st) == 0 && S_ISREG(st.st_mode);
     if (resume && exists) {
         f_ = std::fopen(path_.c_str(), "r+b");
         if (!f_) out_fail(path_, std::string("cannot open to resume: ") + std::strerror(errno));
@@ -89,13 +101,30 @@ NpyAppender::NpyAppender(std::string path, std::vector<int64_t> row_shape, bool 
         truncate(rows_);
         return;
     }
-    f_ = std::fopen(path_.c_str(), "w+b");
+    // a new file grows in place (a killed run resumes it); one that replaces
+    // an existing file grows beside it and is renamed over it by close(), so
+    // a run that fails leaves the old array as it was
+    if (exists) tmp_ = temp_path_beside(t.file), final_ = t.file;
+    const std::string where = exists ? tmp_ : t.file;
+    if (exists) ::unlink(tmp_.c_str());
+    f_ = std::fopen(where.c_str(), exists ? "w+xb" : "w+b");
     if (!f_) out_fail(path_, std::string("cannot create: ") + std::strerror(errno));
     write_header();
 }
 
 NpyAppender::~NpyAppender() {
     if (f_) std::fclose(f_);
+    if (!tmp_.empty()) ::unlink(tmp_.c_str());
+}
+
+void NpyAppender::close() {
+    std::FILE* f = f_;
+    f_ = nullptr;
+    if (f && std::fclose(f) != 0) out_fail(path_, std::string("cannot finish writing: ") + std::strerror(errno));
+    if (tmp_.empty()) return;
+    if (::rename(tmp_.c_str(), final_.c_str()) != 0)
+        out_fail(path_, std::string("cannot rename the finished array into place: ") + std::strerror(errno));
+    tmp_.clear();
 }
 
 void NpyAppender::write_header() {
@@ -140,6 +169,14 @@ Tensor read_npy(const std::string& path) {
     if (dict.empty() || !parse_dict(dict, &shape)) {
         std::fclose(f);
         throw InputError(path + ": not a little-endian float32 C-order .npy");
+    }
+    struct stat st {};
+    uint64_t need = 4;  // the shape's bytes, checked against the file before anything is allocated
+    for (int64_t d : shape)
+        if (d < 0 || __builtin_mul_overflow(need, uint64_t(d), &need)) need = UINT64_MAX;
+    if (::fstat(::fileno(f), &st) != 0 || need > uint64_t(st.st_size)) {
+        std::fclose(f);
+        throw InputError(path + ": shorter than its shape " + shape_str(shape) + " says");
     }
     Tensor t = Tensor::uninitialized(shape);
     const size_t n = size_t(t.numel());

@@ -92,7 +92,10 @@ public:
                                                                                         : ""));
         fps_ = cap_.get(cv::CAP_PROP_FPS);
         if (!(fps_ > 0 && fps_ < 1000)) fps_ = 0;
-        if (kind == SourceKind::File) frame_count_ = int64_t(cap_.get(cv::CAP_PROP_FRAME_COUNT));
+        // containers whose frame count is an index, not an estimate from the duration
+        const std::string ext = fs::path(s).extension().string();
+        if (kind == SourceKind::File && (ext == ".avi" || ext == ".mp4" || ext == ".mov" || ext == ".m4v"))
+            frame_count_ = int64_t(cap_.get(cv::CAP_PROP_FRAME_COUNT));
     }
 
     bool read(cv::Mat& bgr, double* t_ms) override {

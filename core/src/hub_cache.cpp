@@ -132,7 +132,11 @@ std::string resolve_cached_model(const ModelId& id, const std::string& cache) {
         const fs::path ref = lay.ref(id.revision);
         if (const std::string why = not_a_regular_file(ref.string()); !why.empty() && why != "does not exist")
             throw ModelError(ref.string() + ": " + why);
-        if (fs::exists(ref, ec)) lay.require_inside(ref.string());
+        try {
+            if (fs::exists(ref, ec)) lay.require_inside(ref.string());
+        } catch (const OutputError& e) {
+            throw ModelError(e.what());
+        }
         std::ifstream f(ref);
         if (!(f >> commit) || !is_commit(commit))
             throw ModelError(id.str() + ": revision '" + id.revision + "' is not in the cache (" + ref.string() +
@@ -142,8 +146,10 @@ std::string resolve_cached_model(const ModelId& id, const std::string& cache) {
     if (!fs::is_directory(snap, ec))
         throw ModelError(id.str() + ": snapshot " + commit + " is not in the cache (no " + snap.string() + "); " +
                          download_hint(id));
-    try {
+    try {  // the folder and every file in it (links into blobs/) stay inside the cache
         lay.require_inside(snap.string());
+        for (fs::recursive_directory_iterator it(snap, ec), end; !ec && it != end; it.increment(ec))
+            lay.require_inside(it->path().string());
     } catch (const OutputError& e) {
         throw ModelError(e.what());
     }

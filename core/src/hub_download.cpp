@@ -83,12 +83,14 @@ bool is_sha256(const std::string& s) {
 }
 
 // `url` with any user:password@ replaced by ***@, for messages.
-std::string redact(const std::string& url) {
+std::string redact_url(const std::string& url) {
     const size_t scheme = url.find("://");
     const size_t from = scheme == std::string::npos ? 0 : scheme + 3;
-    const size_t at = url.find('@', from), slash = url.find('/', from);
-    if (at == std::string::npos || (slash != std::string::npos && at > slash)) return url;
-    return url.substr(0, from) + "***" + url.substr(at);
+    const size_t slash = url.find('/', from);
+    const std::string authority = url.substr(from, slash == std::string::npos ? std::string::npos : slash - from);
+    const size_t at = authority.rfind('@');  // a password may hold '@' too
+    if (at == std::string::npos) return url;
+    return url.substr(0, from) + "***" + url.substr(from + at);
 }
 
 // Each segment of a repo file name percent-encoded (RFC 3986 unreserved kept).
@@ -119,7 +121,7 @@ struct Download {  // the state a GET's callbacks share
     bool checked = false, restarted = false;
     const PullOptions* opt = nullptr;
     PullProgress progress;
-    uint64_t expected = 0;  // the size HEAD announced (0: unknown)
+    uint64_t expected = 0;  // the size HEAD announced
     uint64_t written = 0;   // bytes this GET wrote
     bool oversize = false;  // the server sent more than it announced: stopped
     int write_errno = 0;    // the file system refused a write
@@ -140,7 +142,7 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
         d.checked = true;
     }
     const size_t bytes = size * n;
-    if (d.expected > 0 && d.offset + d.written + bytes > d.expected) {  // never more than announced
+    if (d.offset + d.written + bytes > d.expected) {  // never more than announced
         d.oversize = true;
         return 0;
     }
@@ -223,7 +225,11 @@ public:
             m.etag = etag_value(m.lfs ? r.header("x-linked-etag") : r.header("etag"));
             m.location = r.header("location");
             const std::string size = m.lfs ? r.header("x-linked-size") : r.header("content-length");
-            m.size = size.empty() ? 0 : std::strtoull(size.c_str(), nullptr, 10);
+            if (size.empty() || size.find_first_not_of("0123456789") != std::string::npos || size.size() > 15)
+                throw SourceError(redact(u) + ": the server announced no size for " + file + " (" +
+                                  (m.lfs ? "X-Linked-Size" : "Content-Length") + " '" + size.substr(0, 40) +
+                                  "'); nothing is downloaded without one");
+            m.size = std::strtoull(size.c_str(), nullptr, 10);
             if (!valid_etag(m.etag))
                 throw SourceError(redact(u) + ": the server sent no usable ETag ('" + m.etag.substr(0, 80) +
                                   "' is not a hex or base64url token); is HF_ENDPOINT (" + shown_ + ") a Hugging Face hub?");
@@ -259,7 +265,7 @@ public:
         Response r;
         const std::string u = url(revision, file);
         CURLcode rc = CURLE_OK;
-        const bool requested = !(m.size > 0 && d.offset >= m.size);  // a complete (or oversized) part: verify it
+        const bool requested = d.offset < m.size;  // a complete (or oversized) part: verify it
         try {
             if (requested) rc = perform(u, &r, &d, false);
         } catch (...) {
@@ -277,7 +283,7 @@ public:
                               " bytes it announced for " + file + "; the download was stopped and deleted");
         }
         if (requested && rc == CURLE_OK && r.status != 416) check_status(r, file);
-        check_transport(rc, u, have, m.size);
+        check_transport(rc, u, have, m.size, r.status > 0);
         verify(part, file, m, have);
         fs::rename(part, blob, ec);
         if (ec) throw OutputError(blob.string() + ": cannot move the download into place: " + ec.message());
@@ -306,8 +312,16 @@ public:
         if (fs::is_directory(ref, ec))
             throw OutputError(ref.string() + ": is a directory, where the commit of '" + revision +
                               "' belongs; remove it and pull again");
-        if (fs::is_symlink(ref, ec)) fs::remove(ref, ec);  // a link inside the cache: replaced, its target kept
-        write_text_atomic(ref.string(), commit);
+        // a temporary beside the ref, renamed over it: rename(2) replaces a link planted there, never its target
+        const std::string tmp = temp_path_beside(ref.string());
+        ::unlink(tmp.c_str());
+        const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        const bool ok = fd >= 0 && ::write(fd, commit.data(), commit.size()) == ssize_t(commit.size());
+        if (fd < 0 || ::close(fd) != 0 || !ok || ::rename(tmp.c_str(), ref.c_str()) != 0) {
+            const std::string why = std::strerror(errno);
+            ::unlink(tmp.c_str());
+            throw OutputError(ref.string() + ": cannot write the ref (" + why + ")");
+        }
     }
 
     const fs::path& repo() const { return repo_; }
@@ -397,11 +411,12 @@ private:
         return rc;
     }
 
-    void check_transport(CURLcode rc, const std::string& u, uint64_t have, uint64_t size) const {
+    // `answered`: the server sent a status line, so a time-out is a stall, not a missing network.
+    void check_transport(CURLcode rc, const std::string& u, uint64_t have, uint64_t size, bool answered = false) const {
         if (rc == CURLE_OK) return;
         if (rc == CURLE_ABORTED_BY_CALLBACK) throw ArgumentError(id_.str() + ": download cancelled (the partial file is kept to resume)");
         std::string what = std::string(curl_easy_strerror(rc));
-        if (rc == CURLE_OPERATION_TIMEDOUT && have > 0)
+        if (rc == CURLE_OPERATION_TIMEDOUT && (have > 0 || answered))
             throw SourceError(redact(u) + ": the transfer stalled (under 1 KB/s for " + std::to_string(o_.stall_timeout_s) +
                               " s, HF_HUB_DOWNLOAD_TIMEOUT) after " + std::to_string(have) +
                               " bytes; the partial file is kept: run the same command again to resume");
@@ -435,7 +450,7 @@ private:
 
     void verify(const std::string& part, const std::string& file, const FileMeta& m, uint64_t have) const {
         std::string why;
-        if (m.size && have != m.size)
+        if (have != m.size)
             why = "is " + std::to_string(have) + " bytes, the hub says " + std::to_string(m.size);
         else if (m.lfs && is_sha256(m.etag)) {
             const std::string sum = sha256_file(part);
@@ -486,6 +501,8 @@ std::vector<std::string> shard_files(const std::string& index_path, const std::s
 }
 
 }  // namespace
+
+std::string redact(const std::string& url) { return redact_url(url); }
 
 PullOptions pull_options_from_env() {
     PullOptions o;
@@ -551,10 +568,13 @@ PullResult pull_model(const ModelId& id, const PullOptions& o) {
         res.downloaded += hub.fetch(res.commit, name, meta, i + 1, int(files.size()));
         hub.link(res.commit, name, meta.etag);
         res.files.push_back(name);
-        if (name == "model.safetensors.index.json")  // the set of shards, computed once
-            for (const std::string& shard : shard_files((hub.repo() / "blobs" / meta.etag).string(), id.str()))
-                files.push_back({shard, hub.head(res.commit, shard, false)});
-        if (files.size() > kMaxRepoFiles) throw ModelError(id.str() + ": more than 10000 files to fetch");
+        if (name != "model.safetensors.index.json") continue;
+        // the set of shards, computed once and bounded before any of them is asked for
+        const std::vector<std::string> shards = shard_files((hub.repo() / "blobs" / meta.etag).string(), id.str());
+        if (shards.size() + files.size() > kMaxRepoFiles)
+            throw ModelError(id.str() + ": the index names " + std::to_string(shards.size()) + " shards; more than " +
+                             std::to_string(kMaxRepoFiles) + " files to fetch is refused");
+        for (const std::string& shard : shards) files.push_back({shard, hub.head(res.commit, shard, false)});
     }
     hub.write_ref(id.revision, res.commit);
     res.snapshot = (hub.repo() / "snapshots" / res.commit).string();

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -37,6 +38,14 @@ uint64_t resident_bytes() {
     return resident * uint64_t(::sysconf(_SC_PAGESIZE));
 }
 
+// What the cgroup (v2) still allows, plus what the process holds; UINT64_MAX when unlimited.
+uint64_t cgroup_room() {
+    std::ifstream mx("/sys/fs/cgroup/memory.max"), cur("/sys/fs/cgroup/memory.current");
+    uint64_t limit = 0, used = 0;
+    if (!(mx >> limit) || !(cur >> used)) return UINT64_MAX;  // "max", or no cgroup v2
+    return (limit > used ? limit - used : 0) + resident_bytes();
+}
+
 }  // namespace
 
 MemoryEstimate estimate_memory(const ModelSpec& s, int batch, Precision p, MapNeed need) {
@@ -57,8 +66,9 @@ MemoryEstimate estimate_memory(const ModelSpec& s, int batch, Precision p, MapNe
 
 uint64_t available_memory() {
     if (const char* v = std::getenv("VITLENS_MEMORY_BYTES"); v && *v) return std::strtoull(v, nullptr, 10);
-    if (const uint64_t avail = meminfo_kb("MemAvailable:")) return avail + resident_bytes();
-    return uint64_t(::sysconf(_SC_PHYS_PAGES)) * uint64_t(::sysconf(_SC_PAGESIZE));
+    uint64_t avail = meminfo_kb("MemAvailable:");
+    avail = avail ? avail + resident_bytes() : uint64_t(::sysconf(_SC_PHYS_PAGES)) * uint64_t(::sysconf(_SC_PAGESIZE));
+    return std::min(avail, cgroup_room());
 }
 
 std::string gigabytes(uint64_t bytes) {

@@ -192,16 +192,20 @@ bool is_video_extension(const std::string& path) {
 
 namespace {
 
-// How many frames of `path` read back: the container's count, when its last
-// frame also decodes; 0 when the file does not open (no trailer, cut short).
-int64_t frames_that_read_back(const std::string& path) {
+cv::VideoCapture open_video(const std::string& path) {
     cv::VideoCapture cap(path, cv::CAP_FFMPEG);
-    if (!cap.isOpened()) return 0;
-    const auto n = int64_t(cap.get(cv::CAP_PROP_FRAME_COUNT));
-    if (n <= 0) return 0;
-    cap.set(cv::CAP_PROP_POS_FRAMES, double(n - 1));
-    cv::Mat last;
-    return cap.read(last) && !last.empty() ? n : 0;
+    if (!cap.isOpened()) cap.open(path, cv::CAP_ANY);
+    return cap;
+}
+
+// True when frame `index` (0-based) of `path` decodes: the file opens (its
+// trailer or index was written) and holds that frame (it was not cut short).
+bool frame_reads_back(const std::string& path, int64_t index) {
+    cv::VideoCapture cap = open_video(path);
+    if (!cap.isOpened()) return false;
+    if (index > 0) cap.set(cv::CAP_PROP_POS_FRAMES, double(index));
+    cv::Mat f;
+    return cap.read(f) && !f.empty();
 }
 
 }  // namespace
@@ -209,7 +213,7 @@ int64_t frames_that_read_back(const std::string& path) {
 bool output_decodes(const std::string& path, int64_t min_frames) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0) return false;
-    if (is_video_extension(path)) return frames_that_read_back(path) >= std::max<int64_t>(1, min_frames);
+    if (is_video_extension(path)) return frame_reads_back(path, std::max<int64_t>(1, min_frames) - 1);
     std::ifstream f(path, std::ios::binary);
     std::vector<uchar> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
     try {
@@ -253,7 +257,8 @@ void VideoRecorder::write(const cv::Mat& rgb, double fps) {
                                                       : cv::VideoWriter::fourcc('m', 'p', '4', 'v');
         auto w = std::make_unique<Writer>();
         w->size = rgb.size();
-        if (!w->video.open(tmp_, cv::CAP_FFMPEG, fourcc, fps > 0 ? fps : 15.0, w->size))
+        if (!w->video.open(tmp_, cv::CAP_FFMPEG, fourcc, fps > 0 ? fps : 15.0, w->size) &&
+            !w->video.open(tmp_, fourcc, fps > 0 ? fps : 15.0, w->size))
             throw OutputError(path_ + ": cannot open a video writer for " + std::to_string(rgb.cols) + "x" +
                               std::to_string(rgb.rows) + " frames");
         w_ = std::move(w);
@@ -273,16 +278,15 @@ void VideoRecorder::finish() {
     if (!w_) throw OutputError(path_ + ": no frame was processed, no video written");
     w_->video.release();
     w_.reset();
-    // the encoder reports no write error: read the file back instead
-    const int64_t back = frames_that_read_back(tmp_);
-    if (back < frames_) {
+    // the encoder reports no write error: read the file back instead (its last frame)
+    if (!frame_reads_back(tmp_, frames_ - 1)) {
         std::error_code ec;
         const auto bytes = fs::file_size(tmp_, ec);
         const std::string space = free_space(file_);  // before the temporary goes
         ::unlink(tmp_.c_str());
         throw OutputError(path_ + ": the video could not be written whole (" + std::to_string(frames_) +
-                          " frames encoded, " + std::to_string(back) + " read back from " +
-                          std::to_string(ec ? 0 : bytes) + " bytes" + space + "); nothing was moved into place");
+                          " frames encoded, the last does not read back from the " + std::to_string(ec ? 0 : bytes) +
+                          " bytes written" + space + "); nothing was moved into place");
     }
     commit_temp(tmp_, file_);
     done_ = true;

@@ -4,7 +4,9 @@
 // cannot fit. Each ends in a clear message and the right exit code, with
 // nothing outside the named output (or the cache) changed.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -90,6 +92,7 @@ TEST(FullDisk, PullIsAnOutputErrorAndKeepsThePartForResume) {
     EXPECT_EQ(r.code, 5) << r.err;
     EXPECT_NE(r.err.find("No space left on device"), std::string::npos) << r.err;
     EXPECT_FALSE(fs::exists(disk / ("models--org--vit/blobs/" + model_sha())));
+    EXPECT_TRUE(fs::exists(disk / ("models--org--vit/blobs/" + model_sha() + ".incomplete")));
 }
 
 // --- targets that are not regular files --------------------------------
@@ -122,8 +125,15 @@ TEST(Targets, AFifoIsWrittenStraightThroughAndStaysAFifo) {
     ASSERT_EQ(run_shell("'" + std::string(VITLENS_MAKE_VIDEO) + "' '" + (t / "in.avi") + "' --frames 5 --size 64x64 >/dev/null"), 0);
     ASSERT_EQ(::mkfifo((t / "f.jsonl").c_str(), 0600), 0);
     std::string got;
-    std::thread reader([&] { got = read_file(t / "f.jsonl"); });  // open blocks until the writer comes
+    std::thread reader([&] {  // open blocks until the writer comes
+        try {
+            got = read_file(t / "f.jsonl");
+        } catch (...) {
+        }
+    });
     auto r = run_cli({"stream", "--source", t / "in.avi", "--jsonl", t / "f.jsonl"});
+    const int release = ::open((t / "f.jsonl").c_str(), O_WRONLY | O_NONBLOCK);  // a reader still waiting ends now
+    if (release >= 0) ::close(release);
     reader.join();
     EXPECT_EQ(r.code, 0) << r.err;
     EXPECT_NE(got.find("\"frame\": 4"), std::string::npos) << got;
@@ -305,8 +315,24 @@ TEST(PlantedCache, ASnapshotLinkOutsideTheCacheIsRefused) {
     EXPECT_NE(r.err.find("outside the cache root"), std::string::npos) << r.err;
     EXPECT_EQ(read_file(outside / "config.json"), "my own file\n");
     EXPECT_FALSE(fs::is_symlink(outside / "config.json"));
+    fs::create_directories(cache / "models--org--vit/refs");
+    write_file(cache / "models--org--vit/refs/main", kCommit);
     auto load = run_cli({"classify", "--model", "org/vit", fixture("images")}, hub_env(hub, cache.path(), "HF_HUB_OFFLINE=1"));
     EXPECT_EQ(load.code, 3) << load.err;
+    EXPECT_NE(load.err.find("outside the cache root"), std::string::npos) << load.err;
+    // a file link of the snapshot that leads out of the cache is refused too, and so is a ref that does
+    fs::remove(cache / ("models--org--vit/snapshots/" + kCommit));
+    fs::create_directories(cache / ("models--org--vit/snapshots/" + kCommit));
+    fs::create_symlink(outside / "config.json", cache / ("models--org--vit/snapshots/" + kCommit + "/config.json"));
+    auto file = run_cli({"classify", "--model", "org/vit", fixture("images")}, hub_env(hub, cache.path(), "HF_HUB_OFFLINE=1"));
+    EXPECT_EQ(file.code, 3) << file.err;
+    EXPECT_NE(file.err.find("outside the cache root"), std::string::npos) << file.err;
+    write_file(outside / "ref", kCommit);
+    fs::remove(cache / "models--org--vit/refs/main");
+    fs::create_symlink(outside / "ref", cache / "models--org--vit/refs/main");
+    auto ref = run_cli({"classify", "--model", "org/vit", fixture("images")}, hub_env(hub, cache.path(), "HF_HUB_OFFLINE=1"));
+    EXPECT_EQ(ref.code, 3) << ref.err;
+    EXPECT_NE(ref.err.find("outside the cache root"), std::string::npos) << ref.err;
 }
 
 TEST(PlantedCache, ABlobThatIsALinkIsRefused) {
@@ -358,8 +384,12 @@ TEST(Inputs, EmbedResumeWithoutItsIndexChangesNothing) {
 }
 
 TEST(Inputs, ASizeThatCannotFitIsRefusedWithTheEstimate) {
-    auto r = run_cli({"classify", "--input-size", "1020x1020", sample("Bag")});
+    TempDir t;  // a 16 GB machine, whatever this one has; the old output is kept
+    write_file(t / "r.jsonl", "{\"image\": \"old\"}\n");
+    auto r = run_cli({"classify", "--input-size", "1020x1020", "--overwrite", "--format", "jsonl", "-o", t / "r.jsonl",
+                      sample("Bag")}, "VITLENS_MEMORY_BYTES=16000000000");
     EXPECT_EQ(r.code, 1) << r.err;
+    EXPECT_EQ(read_file(t / "r.jsonl"), "{\"image\": \"old\"}\n");
     EXPECT_NE(r.err.find("65026 tokens"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find(" GB"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("--input-size"), std::string::npos) << r.err;
@@ -387,12 +417,14 @@ TEST(Outputs, InputsOfOneNameInTwoFoldersGetTwoOverlays) {
     auto resumed = run_cli({"explain", "--resume", "--out", t / "o", t / "a/x.png", t / "b/x.png"});
     ASSERT_EQ(resumed.code, 0) << resumed.err;
     EXPECT_NE(resumed.err.find("2 of 2 overlays already"), std::string::npos) << resumed.err;
-    fs::copy_file(sample("Bag"), t / "a/x.jpg.png");  // same folder, same stem after the extension goes: no clash
     fs::copy_file(sample("Bag"), t / "a/y.png");
     fs::copy_file(sample("Bag"), t / "a/y.jpg");
     auto clash = run_cli({"explain", "--out", t / "q", t / "a/y.png", t / "a/y.jpg"});
     EXPECT_EQ(clash.code, 2) << clash.err;
-    EXPECT_NE(clash.err.find("was already written for"), std::string::npos) << clash.err;
+    EXPECT_NE(clash.err.find("belong to"), std::string::npos) << clash.err;
+    auto clash_resumed = run_cli({"explain", "--resume", "--out", t / "q", t / "a/y.png", t / "a/y.jpg"});
+    EXPECT_EQ(clash_resumed.code, 2) << clash_resumed.err;  // still an error, never "done"
+    EXPECT_NE(clash_resumed.err.find("belong to"), std::string::npos) << clash_resumed.err;
 }
 
 TEST(Outputs, ResumeDropsInvalidRecordsAndKeepsNamesWithNewlines) {
@@ -430,11 +462,36 @@ TEST(Outputs, ACutVideoInputIsReported) {
 }
 
 TEST(Outputs, ProgressLinesAreNotRepeated) {
-    TempDir t;
-    for (int i = 0; i < 3; ++i) fs::copy_file(sample("Bag"), t / ("x" + std::to_string(i) + ".png"));
-    auto r = run_cli({"classify", "-o", t / "r.jsonl", "--format", "jsonl", "-b", "1", t.path()});
+    TempDir t;  // progress is shown from 51 inputs on
+    fs::create_directories(t / "in");
+    for (int i = 0; i < 60; ++i) fs::create_symlink(sample("Bag"), t / ("in/x" + std::to_string(i) + ".png"));
+    auto r = run_cli({"classify", "-o", t / "r.jsonl", "--format", "jsonl", "-b", "1", t / "in"});
     ASSERT_EQ(r.code, 0) << r.err;
     size_t n = 0;
-    for (size_t p = r.err.find("3/3"); p != std::string::npos; p = r.err.find("3/3", p + 1)) ++n;
-    EXPECT_LE(n, 1u) << r.err;
+    for (size_t p = r.err.find("60/60"); p != std::string::npos; p = r.err.find("60/60", p + 1)) ++n;
+    EXPECT_EQ(n, 1u) << r.err;
+}
+
+TEST(Targets, AReaderThatLeftIsAnOutputErrorNotASilentDeath) {
+    int fds[2];
+    ASSERT_EQ(::pipe(fds), 0);
+    ::close(fds[0]);  // nobody will ever read: every write is EPIPE (SIGPIPE is ignored)
+    TempDir t;
+    const int rc = run_shell("'" + bin() + "' classify '" + samples() + "' 1>&" + std::to_string(fds[1]) + " 2>'" +
+                             (t / "err") + "'");
+    ::close(fds[1]);
+    EXPECT_EQ(rc, 5) << read_file(t / "err");
+    EXPECT_NE(read_file(t / "err").find("Broken pipe"), std::string::npos) << read_file(t / "err");
+}
+
+TEST(HostileHub, AFileWithNoAnnouncedSizeIsRefused) {
+    FakeHub hub;
+    TempDir cache;
+    hub.set_tamper([](const HttpRequest& q, HttpResponse& res) {
+        if (q.method == "HEAD") std::erase_if(res.headers, [](const auto& h) { return h.first == "X-Linked-Size"; });
+    });
+    auto r = run_cli({"pull", "org/vit"}, hub_env(hub, cache.path()));
+    EXPECT_EQ(r.code, 4) << r.err;
+    EXPECT_NE(r.err.find("announced no size for model.safetensors"), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(cache / ("models--org--vit/blobs/" + model_sha())));
 }

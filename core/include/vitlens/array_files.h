@@ -17,9 +17,11 @@ namespace vitlens {
 // file on disk is always a valid array of the rows written so far.
 class NpyAppender {
 public:
-    // Creates `path` (replacing it), or with `resume` opens it, checks its
-    // dtype and row shape, and drops a partly written last row. Throws
-    // OutputError naming the file and the problem.
+    // Creates `path`, or with `resume` opens it, checks its dtype and row
+    // shape, and drops a partly written last row. An existing file that is
+    // not resumed is replaced only by close(): until then the new rows grow
+    // in a temporary beside it. Throws OutputError naming the file and the
+    // problem.
     NpyAppender(std::string path, std::vector<int64_t> row_shape, bool resume);
     ~NpyAppender();
     NpyAppender(const NpyAppender&) = delete;
@@ -31,11 +33,14 @@ public:
     void truncate(int64_t rows);
     int64_t rows() const { return rows_; }
     const std::string& path() const { return path_; }
+    // Closes the file (checked) and renames a replacement into place.
+    void close();
 
 private:
+    void open(bool resume);
     void write_header();
 
-    std::string path_;
+    std::string path_, tmp_, final_;
     std::vector<int64_t> row_shape_;
     int64_t row_floats_ = 1, rows_ = 0;
     std::FILE* f_ = nullptr;

@@ -36,6 +36,9 @@ struct PullOptions {
     std::function<bool()> cancelled;  // polled during transfers
 };
 
+// `url` with any user:password@ shown as ***@, for messages and dialogs.
+std::string redact(const std::string& url);
+
 // HF_ENDPOINT, HF_TOKEN (else $HF_TOKEN_PATH, else $HF_HOME/token, else
 // ~/.cache/huggingface/token), HF_HUB_OFFLINE and hub_cache_dir().
 PullOptions pull_options_from_env();

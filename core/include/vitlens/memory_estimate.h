@@ -35,7 +35,8 @@ MemoryEstimate estimate_memory(const ModelSpec& s, int batch, Precision p, MapNe
 
 // Bytes this process may still use: $VITLENS_MEMORY_BYTES when set (tests,
 // containers), else MemAvailable of /proc/meminfo plus what the process
-// already holds (its resident set), else the physical memory.
+// already holds (its resident set), else the physical memory; never more
+// than a cgroup v2 memory.max leaves.
 uint64_t available_memory();
 
 // A run the machine cannot hold. Its message states the figures (the
