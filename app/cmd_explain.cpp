@@ -178,7 +178,7 @@ void print_result(const std::string& file, const Explained& e, const AttentionMa
         print_ascii(m);
         if (a.norms) print_norms(e, token_layout(s));
     }
-    std::cout.flush();
+    flush_stdout();  // a full disk stops the run at this image, with errno's reason
 }
 
 }  // namespace

@@ -163,6 +163,13 @@ double now_seconds() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+void flush_stdout() {
+    errno = 0;
+    std::cout.flush();
+    if (std::cout.good() && std::fflush(stdout) == 0) return;
+    throw OutputError(std::string("standard output: cannot write (") + std::strerror(errno ? errno : EIO) + ")");
+}
+
 Progress::Progress(std::string what, size_t total)
     : what_(std::move(what)), total_(total), tty_(stderr_is_tty()), start_(now_seconds()) {}
 

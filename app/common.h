@@ -59,6 +59,10 @@ bool parse_args(int argc, char** argv, const std::string& usage, const po::optio
 bool parse_args_with_inputs(int argc, char** argv, const std::string& usage, const po::options_description& visible,
                             std::vector<std::string>& inputs, po::variables_map& vm);
 
+// Flushes standard output now; throws OutputError with errno's reason when
+// it did not all get out (commands that print per input call it per input).
+void flush_stdout();
+
 // True when stderr is a terminal (progress bars vs periodic lines).
 bool stderr_is_tty();
 

@@ -198,14 +198,16 @@ cv::VideoCapture open_video(const std::string& path) {
     return cap;
 }
 
-// True when frame `index` (0-based) of `path` decodes: the file opens (its
-// trailer or index was written) and holds that frame (it was not cut short).
-bool frame_reads_back(const std::string& path, int64_t index) {
+// True when `path` holds `frames` frames: it opens (its trailer or index was
+// written) and that many packets read back in order (a cut file has fewer;
+// seeking is no test: without an index the demuxer lands on whatever is
+// there). grab() demuxes without decoding, so this is cheap.
+bool frames_read_back(const std::string& path, int64_t frames) {
     cv::VideoCapture cap = open_video(path);
     if (!cap.isOpened()) return false;
-    if (index > 0) cap.set(cv::CAP_PROP_POS_FRAMES, double(index));
-    cv::Mat f;
-    return cap.read(f) && !f.empty();
+    int64_t n = 0;
+    while (n < frames && cap.grab()) ++n;
+    return n >= frames;
 }
 
 }  // namespace
@@ -213,7 +215,7 @@ bool frame_reads_back(const std::string& path, int64_t index) {
 bool output_decodes(const std::string& path, int64_t min_frames) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0) return false;
-    if (is_video_extension(path)) return frame_reads_back(path, std::max<int64_t>(1, min_frames) - 1);
+    if (is_video_extension(path)) return frames_read_back(path, std::max<int64_t>(1, min_frames));
     std::ifstream f(path, std::ios::binary);
     std::vector<uchar> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
     try {
@@ -278,14 +280,14 @@ void VideoRecorder::finish() {
     if (!w_) throw OutputError(path_ + ": no frame was processed, no video written");
     w_->video.release();
     w_.reset();
-    // the encoder reports no write error: read the file back instead (its last frame)
-    if (!frame_reads_back(tmp_, frames_ - 1)) {
+    // the encoder reports no write error: read the file back instead
+    if (!frames_read_back(tmp_, frames_)) {
         std::error_code ec;
         const auto bytes = fs::file_size(tmp_, ec);
         const std::string space = free_space(file_);  // before the temporary goes
         ::unlink(tmp_.c_str());
         throw OutputError(path_ + ": the video could not be written whole (" + std::to_string(frames_) +
-                          " frames encoded, the last does not read back from the " + std::to_string(ec ? 0 : bytes) +
+                          " frames encoded, not all read back from the " + std::to_string(ec ? 0 : bytes) +
                           " bytes written" + space + "); nothing was moved into place");
     }
     commit_temp(tmp_, file_);

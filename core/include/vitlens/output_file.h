@@ -109,8 +109,8 @@ private:
 };
 
 // True when `path` is a regular file that decodes whole: a PNG/JPEG that
-// cv::imdecode reads, or a video whose frame max(1, min_frames) - 1 reads
-// back. --resume uses it, so an empty or cut output counts as not done.
+// cv::imdecode reads, or a video of which max(1, min_frames) frames read
+// back in order. --resume uses it, so an empty or cut output counts as not done.
 bool output_decodes(const std::string& path, int64_t min_frames = 0);
 
 }  // namespace vitlens
