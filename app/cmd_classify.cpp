@@ -115,15 +115,7 @@ const char* kClassifyUsage =
     "Large collections: --output FILE with --resume continues an interrupted run, and --shard\n"
     "splits the images across processes or a Slurm / Kubernetes job array (docs/sharding.md).";
 
-}  // namespace
-
-int cmd_classify(int argc, char** argv) {
-    ModelOptions mo;
-    ClassifyArgs a;
-    std::vector<std::string> inputs;
-    po::options_description d("Options");
-    d.add_options()("help,h", "show this help");
-    mo.add_to(d);
+void add_classify_options(po::options_description& d, ClassifyArgs& a) {
     OptionTable(d)
         .integer("top-k,k", &a.top_k, 5, 1, 100000, "K", "labels per image")
         .choice("format,f", &a.format, "text", {"text", "jsonl", "csv"}, "F",
@@ -137,16 +129,10 @@ int cmd_classify(int argc, char** argv) {
         .text("output,o", &a.output, "FILE", "write the records to FILE instead of standard output")
         .flag("overwrite", &a.overwrite, "replace an existing --output FILE");
     a.shard.add_to(d, "continue --output FILE: skip the images it already has, append the rest");
-    po::variables_map vm;
-    if (!parse_args_with_inputs(argc, argv, kClassifyUsage, d, inputs, vm)) return kOk;
-    const Shard shard = a.shard.get();
+}
 
-    std::vector<std::string> errors;
-    std::vector<std::string> files = select_shard(collect_images(inputs, errors), shard);
-    for (const auto& e : errors) std::cerr << "vitlens: " << e << "\n";
-
-    Classifier clf(mo.resolve(), mo.classifier_options());
-    const ModelSpec& spec = clf.spec();
+// What the model must have for these options: a head, and a multi-label one for --threshold.
+void check_model(const ModelSpec& spec, const po::variables_map& vm) {
     if (!spec.has_head())
         throw ModelError(spec.dir + ": " + spec.architecture +
                          " has no classifier head (a backbone); `vitlens embed` gives its features and "
@@ -154,6 +140,28 @@ int cmd_classify(int argc, char** argv) {
     if (!vm["threshold"].defaulted() && !spec.multi_label)
         throw UsageError("--threshold applies to multi-label models; " + spec.dir +
                          " has one softmax over its classes (problem_type is not multi_label_classification)");
+}
+
+}  // namespace
+
+int cmd_classify(int argc, char** argv) {
+    ModelOptions mo;
+    ClassifyArgs a;
+    std::vector<std::string> inputs;
+    po::options_description d("Options");
+    d.add_options()("help,h", "show this help");
+    mo.add_to(d);
+    add_classify_options(d, a);
+    po::variables_map vm;
+    if (!parse_args_with_inputs(argc, argv, kClassifyUsage, d, inputs, vm)) return kOk;
+
+    std::vector<std::string> errors;
+    std::vector<std::string> files = select_shard(collect_images(inputs, errors), a.shard.get());
+    for (const auto& e : errors) std::cerr << "vitlens: " << e << "\n";
+
+    Classifier clf(mo.resolve(), mo.classifier_options());
+    const ModelSpec& spec = clf.spec();
+    check_model(spec, vm);
     a.top_k = std::min(a.top_k, spec.num_classes);
     // before the output is opened: a run that cannot fit replaces nothing
     require_memory(spec, std::max(1, int(std::min<size_t>(size_t(a.batch), files.size()))), mo.classifier_options().precision,

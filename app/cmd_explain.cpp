@@ -181,6 +181,53 @@ void print_result(const std::string& file, const Explained& e, const AttentionMa
     flush_stdout();  // a full disk stops the run at this image, with errno's reason
 }
 
+// Two inputs of one output name (y.png, y.jpg): the second is reported and
+// dropped, resumed or not. Returns how many were dropped.
+int drop_name_clashes(std::vector<std::string>& files, const OutputNames& names) {
+    std::map<std::string, std::string> first;
+    const size_t before = files.size();
+    std::erase_if(files, [&](const std::string& f) {
+        auto [it, fresh] = first.emplace(names.key(f), f);
+        if (fresh) return false;
+        std::cerr << "vitlens: " << f << ": its outputs " << names.key(f) << ".* belong to " << it->second
+                  << " in this run (two inputs of one name in one folder); rename one\n";
+        return true;
+    });
+    return int(before - files.size());
+}
+
+// --resume: drops the images whose overlay decodes whole (an empty or cut PNG is done again).
+void drop_done(std::vector<std::string>& files, const OutputNames& names, const ExplainArgs& a) {
+    const size_t listed = files.size();
+    std::erase_if(files, [&](const std::string& f) {
+        return output_decodes((std::filesystem::path(a.out) / overlay_name(names.key(f), a, a.spec.target_class)).string());
+    });
+    std::cerr << "vitlens: --resume: " << (listed - files.size()) << " of " << listed << " overlays already in " << a.out
+              << "\n";
+}
+
+// One image: decoded, explained, drawn and printed. False (reported) when it failed.
+bool explain_one(Classifier& clf, const std::string& f, const ExplainArgs& a, OutputDir* outdir,
+                 const OutputNames& names) {
+    const ModelSpec& s = clf.spec();
+    Explained e;
+    cv::Mat rgb;
+    std::string overlay;
+    try {
+        DecodeOptions dopt;
+        dopt.max_pixels = a.max_pixels;
+        rgb = decode_image(f, dopt);
+        e = clf.explain_for(rgb, a.spec, a.top_k);
+        const AttentionMap m = compute_map(e.attention, &e.attention_grad, token_layout(s), a.spec);
+        if (outdir) overlay = write_overlays(*outdir, f, names.key(f), rgb, e, m, a, s);
+        print_result(f, e, m, overlay, a, s);
+    } catch (const InputError& ex) {  // a bad image, or a second input of one name: reported, the others go on
+        std::cerr << "vitlens: " << ex.what() << "\n";
+        return false;
+    }
+    return true;
+}
+
 }  // namespace
 
 int cmd_explain(int argc, char** argv) {
@@ -203,59 +250,15 @@ int cmd_explain(int argc, char** argv) {
     if (needs_gradients(a.spec) && copt.precision != Precision::F32)
         throw UsageError("--method attribution runs the model in f32; drop --precision bf16");
     Classifier clf(mo.resolve(), copt);
-    const ModelSpec& s = clf.spec();
-    if (!a.cls.empty()) a.spec.target_class = class_index(s, a.cls);
-    validate(a.spec, s);
-    require_memory(s, 1, copt.precision, needs_gradients(a.spec) ? MapNeed::Gradients : MapNeed::Capture);
+    if (!a.cls.empty()) a.spec.target_class = class_index(clf.spec(), a.cls);
+    validate(a.spec, clf.spec());
+    require_memory(clf.spec(), 1, copt.precision, needs_gradients(a.spec) ? MapNeed::Gradients : MapNeed::Capture);
     std::unique_ptr<OutputDir> outdir;
-    // --resume skips what is there, so it needs no replacing: two images of one stem still clash
     if (!a.out.empty()) outdir = std::make_unique<OutputDir>(a.out, a.overwrite, a.shard.resume);
     const OutputNames names(inputs);
-    int failed = static_cast<int>(errors.size());
-    if (!a.out.empty()) {  // two inputs of one output name (y.png, y.jpg): the second is an error, resumed or not
-        std::map<std::string, std::string> first;
-        std::erase_if(files, [&](const std::string& f) {
-            auto [it, fresh] = first.emplace(names.key(f), f);
-            if (fresh) return false;
-            std::cerr << "vitlens: " << f << ": its outputs " << names.key(f) << ".* belong to " << it->second
-                      << " in this run (two inputs of one name in one folder); rename one\n";
-            ++failed;
-            return true;
-        });
-    }
-    if (a.shard.resume) {  // done: an overlay that decodes whole (an empty or cut PNG is done again)
-        const size_t listed = files.size();
-        std::erase_if(files, [&](const std::string& f) {
-            return output_decodes((std::filesystem::path(a.out) / overlay_name(names.key(f), a, a.spec.target_class)).string());
-        });
-        std::cerr << "vitlens: --resume: " << (listed - files.size()) << " of " << listed << " overlays already in "
-                  << a.out << "\n";
-    }
-
-    DecodeOptions dopt;
-    dopt.max_pixels = a.max_pixels;
-    for (const std::string& f : files) {
-        Explained e;
-        cv::Mat rgb;
-        try {
-            rgb = decode_image(f, dopt);
-            e = clf.explain_for(rgb, a.spec, a.top_k);
-        } catch (const InputError& ex) {
-            std::cerr << "vitlens: " << ex.what() << "\n";
-            ++failed;
-            continue;
-        }
-        const AttentionMap m = compute_map(e.attention, &e.attention_grad, token_layout(s), a.spec);
-        std::string overlay;
-        try {
-            if (outdir) overlay = write_overlays(*outdir, f, names.key(f), rgb, e, m, a, s);
-        } catch (const InputError& ex) {  // a second input of one name: reported, the others go on
-            std::cerr << "vitlens: " << ex.what() << "\n";
-            ++failed;
-            continue;
-        }
-        print_result(f, e, m, overlay, a, s);
-    }
+    int failed = static_cast<int>(errors.size()) + (a.out.empty() ? 0 : drop_name_clashes(files, names));
+    if (a.shard.resume) drop_done(files, names, a);
+    for (const std::string& f : files) failed += explain_one(clf, f, a, outdir.get(), names) ? 0 : 1;
     if (failed) {
         std::cerr << "vitlens: " << failed << " input(s) failed\n";
         return kInputError;

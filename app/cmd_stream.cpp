@@ -202,6 +202,38 @@ void print_summary(const StreamSummary& sum, const StreamArgs& a, const StreamOu
     if (o.jsonl_written()) std::printf("jsonl:       %s\n", a.jsonl.c_str());
 }
 
+// The parsed strings into the engine's options: the map (or features), style, pacing, display.
+void finish_stream_args(StreamArgs& a, const ClassifierOptions& copt) {
+    StreamOptions& so = a.so;
+    so.features = a.explain == "features";
+    if (a.explain == "none" || so.features) so.map.reset();
+    else so.map->method = parse_map_method(a.explain);
+    if (so.map && needs_gradients(*so.map) && copt.precision != Precision::F32)
+        throw UsageError("--explain attribution runs the model in f32; drop --precision bf16");
+    so.style.colormap = parse_colormap(a.colormap);
+    so.style.alpha = a.alpha;
+    so.pace_files = !a.no_pace;
+    if (a.display && !std::getenv("DISPLAY") && !std::getenv("WAYLAND_DISPLAY")) {
+        std::cerr << "vitlens: --display: no display ($DISPLAY and $WAYLAND_DISPLAY are unset); running without a window\n";
+        a.display = false;
+    }
+    so.annotate = a.display || !a.out.empty();
+}
+
+// The exit code: a write error is 5, a source that failed 4 (the later wins).
+int stream_exit(const std::string& write_error, const StreamSummary& sum) {
+    int rc = kOk;
+    if (!write_error.empty()) {
+        std::cerr << "vitlens: output error: " << write_error << "\n";
+        rc = kOutputError;
+    }
+    if (!sum.error.empty()) {
+        std::cerr << "vitlens: source error: " << sum.error << "\n";
+        rc = kSourceError;
+    }
+    return rc;
+}
+
 }  // namespace
 
 int cmd_stream(int argc, char** argv) {
@@ -220,21 +252,9 @@ int cmd_stream(int argc, char** argv) {
         return kOk;
     }
     if (a.source.empty()) throw UsageError("--source is required (or --list-cameras)");
-    StreamOptions& so = a.so;
-    so.features = a.explain == "features";
-    if (a.explain == "none" || so.features) so.map.reset();
-    else so.map->method = parse_map_method(a.explain);
     const ClassifierOptions copt = mo.classifier_options();
-    if (so.map && needs_gradients(*so.map) && copt.precision != Precision::F32)
-        throw UsageError("--explain attribution runs the model in f32; drop --precision bf16");
-    so.style.colormap = parse_colormap(a.colormap);
-    so.style.alpha = a.alpha;
-    so.pace_files = !a.no_pace;
-    if (a.display && !std::getenv("DISPLAY") && !std::getenv("WAYLAND_DISPLAY")) {
-        std::cerr << "vitlens: --display: no display ($DISPLAY and $WAYLAND_DISPLAY are unset); running without a window\n";
-        a.display = false;
-    }
-    so.annotate = a.display || !a.out.empty();
+    finish_stream_args(a, copt);
+    StreamOptions& so = a.so;
     SignalGuard signals;
     StreamOutputs outputs(a);
 
@@ -254,16 +274,7 @@ int cmd_stream(int argc, char** argv) {
 
     const std::string write_error = outputs.finish();
     print_summary(sum, a, outputs);
-    int rc = kOk;
-    if (!write_error.empty()) {
-        std::cerr << "vitlens: output error: " << write_error << "\n";
-        rc = kOutputError;
-    }
-    if (!sum.error.empty()) {
-        std::cerr << "vitlens: source error: " << sum.error << "\n";
-        rc = kSourceError;
-    }
-    return rc;
+    return stream_exit(write_error, sum);
 }
 
 }  // namespace vitlens::app

@@ -12,6 +12,33 @@
 #include "vitlens/map_spec.h"
 #include "vitlens/classifier.h"
 
+namespace {
+
+// --query ROW,COL; false (with a message) when it is not two integers >= 0.
+bool parse_query(const QString& text, std::optional<std::pair<int, int>>& q) {
+    QStringList rc = text.split(',');
+    bool ok_r = false, ok_c = false;
+    int r = rc.size() == 2 ? rc[0].trimmed().toInt(&ok_r) : 0, c = rc.size() == 2 ? rc[1].trimmed().toInt(&ok_c) : 0;
+    if (!ok_r || !ok_c || r < 0 || c < 0) {
+        std::fprintf(stderr, "vitlens-gui: --query must be ROW,COL (two integers >= 0), got '%s'\n", qPrintable(text));
+        return false;
+    }
+    q = std::make_pair(r, c);
+    return true;
+}
+
+bool valid_method(const QString& m) {
+    try {
+        vitlens::parse_map_method(m.toStdString());
+        return true;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "vitlens-gui: --method: %s\n", e.what());
+        return false;
+    }
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
     QApplication app(argc, argv);
     QApplication::setOrganizationName("vitlens");
@@ -39,25 +66,10 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "vitlens-gui: --screenshot needs an IMAGE\n");
         return 1;
     }
-    QString m = p.value(method);
-    try {
-        vitlens::parse_map_method(m.toStdString());
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "vitlens-gui: --method: %s\n", e.what());
-        return 1;
-    }
+    const QString m = p.value(method);
+    if (!valid_method(m)) return 1;
     std::optional<std::pair<int, int>> q;
-    if (p.isSet(query)) {
-        QStringList rc = p.value(query).split(',');
-        bool ok_r = false, ok_c = false;
-        int r = rc.size() == 2 ? rc[0].trimmed().toInt(&ok_r) : 0, c = rc.size() == 2 ? rc[1].trimmed().toInt(&ok_c) : 0;
-        if (!ok_r || !ok_c || r < 0 || c < 0) {
-            std::fprintf(stderr, "vitlens-gui: --query must be ROW,COL (two integers >= 0), got '%s'\n",
-                         qPrintable(p.value(query)));
-            return 1;
-        }
-        q = std::make_pair(r, c);
-    }
+    if (p.isSet(query) && !parse_query(p.value(query), q)) return 1;
 
     vitlens::gui::MainWindow w;
     if (p.isSet(shot)) {

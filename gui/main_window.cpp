@@ -249,6 +249,12 @@ QWidget* MainWindow::buildAttentionControls() {
     f->addRow(clip_);
     f->addRow(pca_);
     f->addRow(query_label_);
+    connectAttentionControls();
+    return ctrl;
+}
+
+// Every control of the attention box redraws the map; colours and opacity are remembered.
+void MainWindow::connectAttentionControls() {
     connect(pca_, &QCheckBox::toggled, this, &MainWindow::updateMap);
     for (auto* c : {method_, head_, fusion_, colormap_})
         connect(c, &QComboBox::currentIndexChanged, this, &MainWindow::updateMap);
@@ -264,8 +270,6 @@ QWidget* MainWindow::buildAttentionControls() {
         QSettings().setValue("opacity", v);
     });
     connect(overlay_, &QCheckBox::toggled, view_, &ImageView::setOverlayVisible);
-
-    return ctrl;
 }
 
 QWidget* MainWindow::buildNormsTab() {

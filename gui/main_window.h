@@ -109,6 +109,7 @@ private:
     void paste();
     void saveSnapshot();
     static bool saveWhole(const QPixmap& pixmap, const QString& path);
+    void connectAttentionControls();
     void showModelInfo();
     void maybeFinishScreenshot();
     MapParams currentParams() const;

@@ -62,10 +62,9 @@ void Encoder::set_profiling(bool on) {
 }
 
 Plan detail::make_plan(dnnl::engine& eng, const ModelSpec& s, int B, Precision prec) {
-    const int64_t T = s.tokens(), D = s.hidden, H = s.heads, d = s.head_dim(), N = s.patches(), M = B * T;
+    const int64_t T = s.tokens(), D = s.hidden, H = s.heads, N = s.patches(), M = B * T;
     const int nh = s.distilled_heads ? 2 : 1;
-    const bool bf16 = prec == Precision::BF16;
-    const dt adt = bf16 ? dt::bf16 : dt::f32;  // type of Q, K, V, probabilities for AV, context
+    const bool bf16 = prec == Precision::BF16;  // Q, K, V, the probabilities for AV and the context in bf16
     Plan p;
     p.B = B;
     p.x = Tensor({M, D});
@@ -86,6 +85,15 @@ Plan detail::make_plan(dnnl::engine& eng, const ModelSpec& s, int B, Precision p
         p.mid = Tensor({M, int64_t(s.mlp)});
     }
 
+    make_attention_primitives(p, eng, s, B, prec);
+    return p;
+}
+
+// The attention's matmuls, softmax and memories, over the plan's buffers.
+void detail::make_attention_primitives(Plan& p, dnnl::engine& eng, const ModelSpec& s, int B, Precision prec) {
+    const int64_t T = s.tokens(), D = s.hidden, H = s.heads, d = s.head_dim();
+    const bool bf16 = prec == Precision::BF16;
+    const dt adt = bf16 ? dt::bf16 : dt::f32;
     // Q, K^T and V as strided views of the (B*T, 3D) QKV buffer: no copies.
     memory::desc q_md({B, H, T, d}, adt, memory::dims{T * 3 * D, d, 3 * D, 1});
     memory::desc kt_md({B, H, d, T}, adt, memory::dims{T * 3 * D, d, 1, 3 * D});
@@ -121,7 +129,6 @@ Plan detail::make_plan(dnnl::engine& eng, const ModelSpec& s, int B, Precision p
     p.qkv_act = {qkv, adt};
     p.ctx_act = {bf16 ? p.ctx16.get_data_handle() : p.ctx.data(), adt};
     p.mid_act = {bf16 ? p.mid16.get_data_handle() : p.mid.data(), adt};
-    return p;
 }
 
 // Sizes the caller's capture buffers (L, B, H, T, T) and (L, B, T), reusing

@@ -253,6 +253,7 @@ private:
 
 // The buffers and attention primitives for batch size B (encoder.cpp).
 Plan make_plan(dnnl::engine& eng, const ModelSpec& s, int B, Precision prec);
+void make_attention_primitives(Plan& p, dnnl::engine& eng, const ModelSpec& s, int B, Precision prec);
 // Sizes `c` for batch B and points the plan's per-layer scores into it.
 void prepare_capture(Plan& p, const ModelSpec& s, int B, AttentionCapture& c, const dnnl::engine& eng);
 

@@ -483,11 +483,10 @@ ModelSpec parse_model_config(const std::string& text, const std::string& file, c
     return s;
 }
 
-Preprocess parse_preprocessor_config(const std::string& text, const std::string& file, const ModelSpec& spec) {
-    json j = parse_json(text, file);
-    Preprocess p = spec.pre;
-    p.source = "preprocessor_config.json";
-    p.crop_round_half_even = false;
+namespace {
+
+// do_resize and size: none, an exact HxW, or a shortest edge.
+void parse_hf_resize(const json& j, const std::string& file, const ModelSpec& spec, Preprocess& p) {
     bool do_resize = get_bool(j, "do_resize", file, true);
     if (!do_resize) {
         p.resize = Preprocess::Resize::None;
@@ -516,6 +515,32 @@ Preprocess parse_preprocessor_config(const std::string& text, const std::string&
         p.resize_h = spec.image_h;
         p.resize_w = spec.image_w;
     }
+}
+
+// do_rescale, do_normalize and their values.
+void parse_hf_normalize(const json& j, const std::string& file, Preprocess& p) {
+    bool do_rescale = get_bool(j, "do_rescale", file, true);
+    p.rescale = do_rescale ? get_float(j, "rescale_factor", file, 1.0f / 255.0f) : 1.0f;
+    bool do_norm = get_bool(j, "do_normalize", file, true);
+    if (do_norm) {
+        p.mean = get_triple(j, "image_mean", file, {0.5f, 0.5f, 0.5f});
+        p.std = get_triple(j, "image_std", file, {0.5f, 0.5f, 0.5f});
+        for (float s : p.std)
+            if (!(s > 0)) fail(file, "'image_std' entries must be positive");
+    } else {
+        p.mean = {0, 0, 0};
+        p.std = {1, 1, 1};
+    }
+}
+
+}  // namespace
+
+Preprocess parse_preprocessor_config(const std::string& text, const std::string& file, const ModelSpec& spec) {
+    json j = parse_json(text, file);
+    Preprocess p = spec.pre;
+    p.source = "preprocessor_config.json";
+    p.crop_round_half_even = false;
+    parse_hf_resize(j, file, spec, p);
     int rs = get_int(j, "resample", file, 2, 0, 5);
     p.interp = static_cast<Interp>(rs);
     p.center_crop = get_bool(j, "do_center_crop", file, false);
@@ -531,18 +556,7 @@ Preprocess parse_preprocessor_config(const std::string& text, const std::string&
             fail(file, "'crop_size' must be an integer or an object, got " + cs.dump());
         }
     }
-    bool do_rescale = get_bool(j, "do_rescale", file, true);
-    p.rescale = do_rescale ? get_float(j, "rescale_factor", file, 1.0f / 255.0f) : 1.0f;
-    bool do_norm = get_bool(j, "do_normalize", file, true);
-    if (do_norm) {
-        p.mean = get_triple(j, "image_mean", file, {0.5f, 0.5f, 0.5f});
-        p.std = get_triple(j, "image_std", file, {0.5f, 0.5f, 0.5f});
-        for (float s : p.std)
-            if (!(s > 0)) fail(file, "'image_std' entries must be positive");
-    } else {
-        p.mean = {0, 0, 0};
-        p.std = {1, 1, 1};
-    }
+    parse_hf_normalize(j, file, p);
     // The model input must come out at the model's size; DINOv2 runs at its
     // processor's size (224) with the position embedding resampled from 518.
     int out_h = p.center_crop ? p.crop_h : (p.resize == Preprocess::Resize::Exact ? p.resize_h : -1);
