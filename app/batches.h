@@ -7,13 +7,14 @@
 #include <string>
 #include <vector>
 
+#include "vitlens/image_io.h"
 #include "vitlens/model_config.h"
 
 namespace vitlens::app {
 
 struct BatchOptions {
     int batch = 8;                       // images per call
-    int64_t max_pixels = 100'000'000;    // refuse larger images (from the header)
+    int64_t max_pixels = kDefaultMaxPixels;    // refuse larger images (from the header)
     const char* what = "images";         // the progress line's name
 };
 

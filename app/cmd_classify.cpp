@@ -18,7 +18,7 @@ struct ClassifyArgs {
     std::string format = "text", output;
     bool logits = false, overwrite = false;
     float threshold = 0.5f;  // multi-label: report every class at or above it
-    int64_t max_pixels = 100'000'000;
+    int64_t max_pixels = kDefaultMaxPixels;
     ShardOptions shard;
 };
 
@@ -124,7 +124,7 @@ void add_classify_options(po::options_description& d, ClassifyArgs& a) {
         .real("threshold", &a.threshold, 0.5f, 0.f, 1.f, false, "P",
               "multi-label models: list every class with probability >= P")
         .integer("batch,b", &a.batch, 8, 1, 1024, "N", "images per encoder call")
-        .integer("max-pixels", &a.max_pixels, 100'000'000, 1, 1'000'000'000'000, "N",
+        .integer("max-pixels", &a.max_pixels, kDefaultMaxPixels, 1, 1'000'000'000'000, "N",
                  "refuse images larger than N pixels (checked from the header, before decoding)")
         .text("output,o", &a.output, "FILE", "write the records to FILE instead of standard output")
         .flag("overwrite", &a.overwrite, "replace an existing --output FILE");

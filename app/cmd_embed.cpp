@@ -24,7 +24,7 @@ struct EmbedArgs {
     std::string output, features = "cls,pooled";
     int batch = 8;
     bool overwrite = false;
-    int64_t max_pixels = 100'000'000;
+    int64_t max_pixels = kDefaultMaxPixels;
     ShardOptions shard;
 };
 
@@ -206,7 +206,7 @@ int cmd_embed(int argc, char** argv) {
         .text("output,o", &a.output, "OUT", "OUT.npy (+ OUT.jsonl index) or OUT.safetensors; required")
         .text("features", &a.features, "LIST", "comma-separated: cls, pooled, patch (default cls,pooled)")
         .integer("batch,b", &a.batch, 8, 1, 1024, "N", "images per encoder call")
-        .integer("max-pixels", &a.max_pixels, 100'000'000, 1, 1'000'000'000'000, "N",
+        .integer("max-pixels", &a.max_pixels, kDefaultMaxPixels, 1, 1'000'000'000'000, "N",
                  "refuse images larger than N pixels (checked from the header, before decoding)")
         .flag("overwrite", &a.overwrite, "replace existing output files");
     a.shard.add_to(d, "continue OUT.npy: skip the images OUT.jsonl already lists, append the rest");

@@ -24,7 +24,7 @@ struct ExplainArgs {
     float alpha = 0.5f, clip = 0.f;
     int top_k = 5, scale = 1;
     bool gallery = false, overwrite = false, norms = false, no_box = false;
-    int64_t max_pixels = 100'000'000;
+    int64_t max_pixels = kDefaultMaxPixels;
     OverlayStyle style;
     ShardOptions shard;
 };
@@ -67,7 +67,7 @@ void add_explain_options(po::options_description& d, ExplainArgs& a) {
         .choice("format,f", &a.format, "text", {"text", "jsonl"}, "F",
                 "text (map drawn in characters) | jsonl: {\"image\", \"method\", \"grid\", \"map\", \"top\", \"overlay\"},\n"
                 "plus \"class\": {\"index\", \"label\"} for attribution")
-        .integer("max-pixels", &a.max_pixels, 100'000'000, 1, 1'000'000'000'000, "N", "refuse larger images");
+        .integer("max-pixels", &a.max_pixels, kDefaultMaxPixels, 1, 1'000'000'000'000, "N", "refuse larger images");
     a.shard.add_to(d, "continue an interrupted run into --out DIR: skip the images whose overlay is there");
 }
 

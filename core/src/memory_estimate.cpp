@@ -73,7 +73,8 @@ uint64_t available_memory() {
 
 std::string gigabytes(uint64_t bytes) {
     char b[32];
-    std::snprintf(b, sizeof b, "%.1f GB", double(bytes) / 1e9);
+    if (bytes < 1'000'000'000) std::snprintf(b, sizeof b, "%.0f MB", double(bytes) / 1e6);
+    else std::snprintf(b, sizeof b, "%.1f GB", double(bytes) / 1e9);
     return b;
 }
 

@@ -4,7 +4,9 @@
 #include <cctype>
 #include <cstdio>
 
+#include "vitlens/encoder.h"
 #include "vitlens/errors.h"
+#include "vitlens/memory_estimate.h"
 
 namespace vitlens {
 
@@ -49,6 +51,14 @@ std::string maps_text(const ModelSpec& s) {
            (s.distilled_heads ? ", of the mean of both heads' logits" : "");
 }
 
+// The estimate the encoder checks before a pass (memory_estimate), for one image in f32.
+std::string memory_text(const ModelSpec& s) {
+    auto total = [&](MapNeed n) { return gigabytes(estimate_memory(s, 1, Precision::F32, n).total()); };
+    std::string out = "per image, f32: classify " + total(MapNeed::None) + ", maps " + total(MapNeed::Capture);
+    if (s.has_head()) out += ", attribution " + total(MapNeed::Gradients);
+    return out + " (estimated; --input-size changes it)";
+}
+
 }  // namespace
 
 std::vector<std::pair<std::string, std::string>> describe(const ModelSpec& s) {
@@ -65,6 +75,7 @@ std::vector<std::pair<std::string, std::string>> describe(const ModelSpec& s) {
         {"compute", fmt("%.3f GFLOP per image", s.gflops())},
         {"preprocessing", s.pre.describe()},
         {"maps", maps_text(s)},
+        {"memory", memory_text(s)},
     };
 }
 

@@ -9,8 +9,11 @@
 
 namespace vitlens {
 
+// The one default of --max-pixels and of the GUI: 100 megapixels.
+inline constexpr int64_t kDefaultMaxPixels = 100'000'000;
+
 struct DecodeOptions {
-    int64_t max_pixels = 100'000'000;  // refuse larger images before decoding
+    int64_t max_pixels = kDefaultMaxPixels;  // refuse larger images before decoding
 };
 
 // Reads an image file into 8-bit RGB (CV_8UC3): EXIF orientation applied,

@@ -50,6 +50,6 @@ public:
 // Throws MemoryError when estimate_memory(...).total() exceeds available_memory().
 void require_memory(const ModelSpec& s, int batch, Precision p, MapNeed need);
 
-std::string gigabytes(uint64_t bytes);  // "67.7 GB"
+std::string gigabytes(uint64_t bytes);  // "67.7 GB", or "12 MB" under a gigabyte
 
 }  // namespace vitlens

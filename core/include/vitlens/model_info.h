@@ -12,7 +12,7 @@ namespace vitlens {
 
 // ("architecture", "vit_base_patch16_224 (timm naming)"), ("input", ...),
 // ("encoder", ...), ("head", ...), ("parameters", ...), ("compute", ...),
-// ("preprocessing", ...), ("maps", ...), in that order.
+// ("preprocessing", ...), ("maps", ...), ("memory", ...), in that order.
 std::vector<std::pair<std::string, std::string>> describe(const ModelSpec& s);
 
 // A class named by its index ("3") or its label ("Sneaker", any case).
