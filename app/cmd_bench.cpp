@@ -207,8 +207,9 @@ int cmd_bench(int argc, char** argv) {
     if (!parse_args(argc, argv, kBenchUsage, d, nullptr, vm)) return kOk;
     if (!a.arch.empty() && !mo.model.empty()) throw UsageError("give --model or --arch, not both");
     const ClassifierOptions copt = mo.classifier_options();
-    if (a.attribution && copt.precision != Precision::F32)
-        throw UsageError("--attribution times the f32 encoder; drop --precision bf16");
+    if (const std::string why = a.attribution ? precision_problem(MapMethod::Attribution, copt.precision) : "";
+        !why.empty())
+        throw UsageError("--attribution: " + why + "; drop --precision " + precision_name(copt.precision));
     const int threads = copt.threads > 0 ? copt.threads : default_thread_count();
     set_thread_count(threads);
     BenchModel m = load_bench_model(a, mo, copt);

@@ -133,10 +133,8 @@ void add_classify_options(po::options_description& d, ClassifyArgs& a) {
 
 // What the model must have for these options: a head, and a multi-label one for --threshold.
 void check_model(const ModelSpec& spec, const po::variables_map& vm) {
-    if (!spec.has_head())
-        throw ModelError(spec.dir + ": " + spec.architecture +
-                         " has no classifier head (a backbone); `vitlens embed` gives its features and "
-                         "`vitlens explain` its class-agnostic maps");
+    if (const std::string why = head_problem(spec); !why.empty())
+        throw ModelError(why + "; `vitlens embed` gives its features and `vitlens explain` its class-agnostic maps");
     if (!vm["threshold"].defaulted() && !spec.multi_label)
         throw UsageError("--threshold applies to multi-label models; " + spec.dir +
                          " has one softmax over its classes (problem_type is not multi_label_classification)");

@@ -227,13 +227,14 @@ int cmd_eval(int argc, char** argv) {
         throw UsageError("--faith-steps goes with --faithfulness");
     }
     const ClassifierOptions copt = mo.classifier_options();
-    if (std::count(fo.methods.begin(), fo.methods.end(), "attribution") && copt.precision != Precision::F32)
-        throw UsageError("--faithfulness attribution runs the model in f32; drop --precision bf16");
+    const bool attribution = std::count(fo.methods.begin(), fo.methods.end(), "attribution") > 0;
+    if (const std::string why = attribution ? precision_problem(MapMethod::Attribution, copt.precision) : "";
+        !why.empty())
+        throw UsageError("--faithfulness: " + why + "; drop --precision " + precision_name(copt.precision));
     Classifier clf(mo.resolve(), copt);
     const ModelSpec& s = clf.spec();
-    if (!s.has_head())
-        throw ModelError(s.dir + ": " + s.architecture + " has no classifier head (a backbone): there is no accuracy "
-                         "to measure; `vitlens embed` gives its features");
+    if (const std::string why = head_problem(s); !why.empty())
+        throw ModelError(why + ": there is no accuracy to measure; `vitlens embed` gives its features");
     const EvalSet set(a.idx, a.folder, a.limit, s);
     if (!fo.methods.empty()) return run_faithfulness(clf, set, fo) ? kInputError : kOk;
     Tally tally(s.num_classes);

@@ -247,8 +247,8 @@ int cmd_explain(int argc, char** argv) {
     std::vector<std::string> files = select_shard(collect_images(inputs, errors), a.shard.get());
     for (const auto& e : errors) std::cerr << "vitlens: " << e << "\n";
     const ClassifierOptions copt = mo.classifier_options();
-    if (needs_gradients(a.spec) && copt.precision != Precision::F32)
-        throw UsageError("--method attribution runs the model in f32; drop --precision bf16");
+    if (const std::string why = precision_problem(a.spec.method, copt.precision); !why.empty())
+        throw UsageError(why + "; drop --precision " + precision_name(copt.precision));
     Classifier clf(mo.resolve(), copt);
     if (!a.cls.empty()) a.spec.target_class = class_index(clf.spec(), a.cls);
     validate(a.spec, clf.spec());

@@ -208,8 +208,8 @@ void finish_stream_args(StreamArgs& a, const ClassifierOptions& copt) {
     so.features = a.explain == "features";
     if (a.explain == "none" || so.features) so.map.reset();
     else so.map->method = parse_map_method(a.explain);
-    if (so.map && needs_gradients(*so.map) && copt.precision != Precision::F32)
-        throw UsageError("--explain attribution runs the model in f32; drop --precision bf16");
+    if (const std::string why = so.map ? precision_problem(so.map->method, copt.precision) : ""; !why.empty())
+        throw UsageError(why + "; drop --precision " + precision_name(copt.precision));
     so.style.colormap = parse_colormap(a.colormap);
     so.style.alpha = a.alpha;
     so.pace_files = !a.no_pace;

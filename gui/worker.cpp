@@ -284,8 +284,9 @@ void InferenceWorker::classifyBatch(const QStringList& paths, qint64 ticket) {
         row.path = p;
         try {
             delay();
+            if (const std::string why = head_problem(clf_->spec()); !why.empty())  // before any forward
+                throw ModelError(why + ": nothing to classify");
             auto pred = clf_->classify({decode_image(p.toStdString())}, 1).front();
-            if (pred.top.empty()) throw ModelError("the model has no classifier head (a backbone): nothing to classify");
             row.index = pred.top[0].index;
             row.label = QString::fromStdString(pred.top[0].label);
             row.prob = pred.top[0].prob;

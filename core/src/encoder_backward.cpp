@@ -13,6 +13,7 @@
 
 #include "encoder_parts.h"
 #include "vitlens/errors.h"
+#include "vitlens/map_spec.h"
 
 namespace vitlens {
 
@@ -342,12 +343,10 @@ void attention_backward(Encoder::Impl& m, const Backward& bk, const ModelSpec& s
 
 void Encoder::attention_gradients(const float* patches, int B, int* classes, float* logits, AttentionGradients& out) {
     if (B <= 0) throw std::invalid_argument("Encoder::attention_gradients: batch size must be positive");
-    if (precision_ != Precision::F32)
-        throw ModelError(std::string("attention gradients (the attribution map) need the model loaded in f32, not ") +
-                         precision_name(precision_));
-    if (!spec_.has_head())
-        throw ModelError(spec_.dir + ": the model has no classifier head (a backbone): there is no class logit to "
-                                     "attribute; use the class-agnostic maps (rollout, attention, query)");
+    if (const std::string why = precision_problem(MapMethod::Attribution, precision_); !why.empty()) throw ModelError(why);
+    if (const std::string why = head_problem(spec_); !why.empty())
+        throw ModelError(why + ": there is no class logit to attribute; use the class-agnostic maps (rollout, "
+                               "attention, query)");
     Impl& m = *impl_;
     m.require_fits(spec_, B, precision_, MapNeed::Gradients);
     if (!m.backward) m.backward = make_backward(m, spec_);
@@ -355,10 +354,7 @@ void Encoder::attention_gradients(const float* patches, int B, int* classes, flo
     const ModelSpec& s = spec_;
     const int64_t L = s.layers, T = s.tokens(), H = s.heads, M = int64_t(B) * T, K = s.num_classes;
     const auto t0 = std::chrono::steady_clock::now();
-    for (int b = 0; b < B; ++b)  // before anything is overwritten
-        if (classes[b] < -1 || classes[b] >= K)
-            throw ArgumentError("class " + std::to_string(classes[b]) + " is out of range: the model has " +
-                                std::to_string(K) + " classes (0.." + std::to_string(K - 1) + ", or -1 for the top-1)");
+    for (int b = 0; b < B; ++b) check_class(classes[b], int(K), true);  // before anything is overwritten
     record_forward(m, bk, s, patches, B, logits, out);
     const auto t1 = std::chrono::steady_clock::now();
     for (int b = 0; b < B; ++b)

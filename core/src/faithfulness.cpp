@@ -78,8 +78,7 @@ FaithfulnessCurves deletion_insertion(Encoder& enc, const float* patches, const 
     }
     if (steps < 1 || steps > N)
         throw ArgumentError("steps must be in [1, " + std::to_string(N) + "], got " + std::to_string(steps));
-    if (cls < 0 || cls >= K)
-        throw ArgumentError("class " + std::to_string(cls) + " is out of range (0.." + std::to_string(K - 1) + ")");
+    check_class(cls, int(K), false);
     FaithfulnessCurves c;
     for (int i = 0; i <= steps; ++i) c.removed.push_back(int(std::lround(double(i) * N / steps)));
     const int total = 2 * (steps + 1);  // deletion inputs, then insertion inputs

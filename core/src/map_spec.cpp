@@ -27,6 +27,11 @@ MapMethod parse_map_method(const std::string& s) {
     throw ArgumentError("map method must be rollout, attention, query or attribution, got '" + s + "'");
 }
 
+std::string precision_problem(MapMethod method, Precision p) {
+    if (method != MapMethod::Attribution || p == Precision::F32) return "";
+    return std::string("the attribution map's backward pass runs in f32 only, not in ") + precision_name(p);
+}
+
 bool needs_gradients(const MapSpec& s) { return s.method == MapMethod::Attribution;
 }
 
@@ -49,12 +54,9 @@ void validate(const MapSpec& s, const ModelSpec& m) {
                             " patch grid");
     if (!(s.discard >= 0.f && s.discard < 1.f))
         throw ArgumentError("discard ratio must be in [0, 1), got " + std::to_string(s.discard));
-    if (s.method == MapMethod::Attribution && !m.has_head())
-        throw ArgumentError("the attribution map explains a class logit, and " + m.architecture +
-                            " has no classifier head (a backbone): use rollout, attention or query");
-    if (s.target_class < -1 || s.target_class >= m.num_classes)
-        throw ArgumentError("class " + std::to_string(s.target_class) + " is out of range: the model has " +
-                            std::to_string(m.num_classes) + " classes (0.." + std::to_string(m.num_classes - 1) + ")");
+    if (const std::string why = head_problem(m); s.method == MapMethod::Attribution && !why.empty())
+        throw ArgumentError("the attribution map explains a class logit, and " + why + ": use rollout, attention or query");
+    check_class(s.target_class, m.num_classes, true);
     if (!(s.clip_percentile >= 0.f && s.clip_percentile <= 100.f))
         throw ArgumentError("clip percentile must be in [0, 100], got " + std::to_string(s.clip_percentile));
 }

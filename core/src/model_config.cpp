@@ -54,6 +54,18 @@ std::string Preprocess::describe() const {
     return s.str();
 }
 
+std::string head_problem(const ModelSpec& s) {
+    if (s.has_head()) return "";
+    return s.dir + ": " + s.architecture + " has no classifier head (a backbone)";
+}
+
+void check_class(int cls, int num_classes, bool top1_allowed) {
+    if ((cls >= 0 && cls < num_classes) || (top1_allowed && cls == -1)) return;
+    throw ArgumentError("class " + std::to_string(cls) + " is out of range: the model has " +
+                        std::to_string(num_classes) + " classes (0.." + std::to_string(num_classes - 1) +
+                        (top1_allowed ? ", or -1 for the top-1)" : ")"));
+}
+
 int64_t ModelSpec::parameters() const {
     int64_t D = hidden, I = mlp, K = num_classes;
     const int64_t pos_rows = pos_grid_h > 0 ? (pos_has_prefix ? n_prefix : 0) + int64_t(pos_grid_h) * pos_grid_w : tokens();

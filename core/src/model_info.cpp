@@ -91,7 +91,8 @@ int class_index(const ModelSpec& s, const std::string& text) {
     const int K = s.num_classes;
     const std::string range = "the model has " + std::to_string(K) + " classes (0.." + std::to_string(K - 1) + ")";
     if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
-        if (text.size() > 9 || std::stoi(text) >= K) throw ArgumentError("class " + text + " is out of range: " + range);
+        if (text.size() > 9) throw ArgumentError("class " + text + " is out of range: " + range);
+        check_class(std::stoi(text), K, false);
         return std::stoi(text);
     }
     auto lower = [](std::string v) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "vitlens/attention_maps.h"
+#include "vitlens/encoder.h"
 #include "vitlens/model_config.h"
 #include "vitlens/tensor.h"
 
@@ -36,6 +37,11 @@ struct MapSpec {
 
 // True when the map needs d logit / d attention (Classifier::explain_class).
 bool needs_gradients(const MapSpec& spec);
+
+// The one precision rule of the maps: "" when `method` can run with the
+// model loaded at `p`, else the fact that forbids it (attribution's backward
+// pass runs in f32 only). Front ends add the option or menu that fixes it.
+std::string precision_problem(MapMethod method, Precision p);
 
 // Throws ArgumentError when `spec` asks for what the model does not have
 // (layer, head, query patch) or a parameter out of range, with the numbers.

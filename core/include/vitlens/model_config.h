@@ -94,6 +94,17 @@ struct ModelSpec {
     double gflops() const;  // 2 x MACs of every matmul per image
 };
 
+// The one head rule: "" when `s` has a classifier head, else the fact, naming
+// the model ("DIR: ARCH has no classifier head (a backbone)"); callers say
+// what that rules out and how to go on.
+std::string head_problem(const ModelSpec& s);
+
+// The one class-range rule: throws ArgumentError ("class 12 is out of range:
+// the model has 10 classes (0..9)") unless 0 <= cls < num_classes, or cls is
+// -1 (the top-1) when `top1_allowed`.
+void check_class(int cls, int num_classes, bool top1_allowed);
+
+
 // Hard bounds on config values, checked before anything is allocated.
 struct SpecLimits {
     int max_hidden = 8192, max_layers = 256, max_heads = 256, max_mlp = 65536;
