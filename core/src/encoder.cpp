@@ -187,6 +187,7 @@ void Encoder::Impl::embed(Plan& p, const ModelSpec& spec_, const float* patches,
 }
 
 // x += proj(softmax(Q K^T / sqrt(d)) V), Q K V = split(qkv(LN1(x))).
+// Leaves LN1(x) in p.h, which nothing after the LayerNorm writes (trace_block reads it).
 void Encoder::Impl::attention_block(Plan& p, const ModelSpec& spec_, int l, bool captured, StageClock& clock) {
     Impl& m = *this;
     Block& blk = m.blocks[l];
@@ -208,6 +209,7 @@ void Encoder::Impl::attention_block(Plan& p, const ModelSpec& spec_, int l, bool
 }
 
 // x += fc2(gelu(fc1(LN2(x)))).
+// Leaves LN2(x) in p.h, which nothing after the LayerNorm writes (trace_block reads it).
 void Encoder::Impl::mlp_block(Plan& p, const ModelSpec& spec_, int l, StageClock& clock) {
     Impl& m = *this;
     Block& blk = m.blocks[l];
@@ -292,14 +294,23 @@ void Encoder::Impl::features(Plan& p, const ModelSpec& s, Features& f) {
     for (int64_t i = 0; i < B * F; ++i) f.pooled[i] = s.distilled_heads ? 0.5f * (src[i] + src[B * D + i]) : src[i];
 }
 
+namespace {
+
+// The plan for batch size B, made on first use.
+Plan& plan_for(Encoder::Impl& m, const ModelSpec& spec, int B, Precision prec) {
+    auto it = m.plans.find(B);
+    if (it == m.plans.end()) it = m.plans.emplace(B, make_plan(m.eng, spec, B, prec)).first;
+    return it->second;
+}
+
+}  // namespace
+
 void Encoder::forward(const float* patches, int B, float* logits, AttentionCapture* capture, Features* features) {
     if (B <= 0) throw std::invalid_argument("Encoder::forward: batch size must be positive");
     if (!logits && spec_.has_head()) throw std::invalid_argument("Encoder::forward: logits is null");
     Impl& m = *impl_;
     m.require_fits(spec_, B, precision_, capture ? MapNeed::Capture : MapNeed::None);
-    auto it = m.plans.find(B);
-    if (it == m.plans.end()) it = m.plans.emplace(B, make_plan(m.eng, spec_, B, precision_)).first;
-    Plan& p = it->second;
+    Plan& p = plan_for(m, spec_, B, precision_);
     StageClock clock(profiling_on_, m.strm, times_);
     if (capture) prepare_capture(p, spec_, B, *capture, m.eng);
 
@@ -317,6 +328,39 @@ void Encoder::forward(const float* patches, int B, float* logits, AttentionCaptu
     m.pool_and_head(p, spec_, logits);
     if (features) m.features(p, spec_, *features);
     clock.mark(kHead);
+}
+
+// forward()'s two steps for one block on the caller's hidden states, copying
+// out the LayerNorm each step leaves in p.h and the residual stream after it.
+BlockTrace Encoder::trace_block(int layer, const float* x, int B) {
+    if (B <= 0) throw std::invalid_argument("Encoder::trace_block: batch size must be positive");
+    if (!x) throw std::invalid_argument("Encoder::trace_block: x is null");
+    if (layer < 0 || layer >= spec_.layers)
+        throw ArgumentError("layer " + std::to_string(layer) + " is out of range: the model has " +
+                            std::to_string(spec_.layers) + " layers (0.." + std::to_string(spec_.layers - 1) + ")");
+    Impl& m = *impl_;
+    m.require_fits(spec_, B, precision_, MapNeed::None);
+    Plan& p = plan_for(m, spec_, B, precision_);
+    const int64_t T = spec_.tokens(), D = spec_.hidden;
+    const size_t bytes = sizeof(float) * size_t(B * T * D);
+    std::memcpy(p.x.data(), x, bytes);
+    StageTimes unused{};
+    StageClock clock(false, m.strm, unused);
+    auto copy_out = [&](const Tensor& from) {
+        Tensor t = Tensor::uninitialized({B, T, D});
+        std::memcpy(t.data(), from.data(), bytes);
+        return t;
+    };
+    BlockTrace out;
+    m.attention_block(p, spec_, layer, false, clock);
+    m.strm.wait();
+    out.ln1 = copy_out(p.h);
+    out.attention = copy_out(p.x);
+    m.mlp_block(p, spec_, layer, clock);
+    m.strm.wait();
+    out.ln2 = copy_out(p.h);
+    out.output = copy_out(p.x);
+    return out;
 }
 
 }  // namespace vitlens

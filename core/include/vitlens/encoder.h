@@ -45,6 +45,17 @@ struct AttentionGradients : AttentionCapture {  // attention (L, B, H, T, T), to
     double forward_ms = 0, backward_ms = 0;  // wall time of the last call's two passes
 };
 
+// One block's intermediates, as Encoder::trace_block() hands them back. All
+// four are row-major (B, T, D) f32, whatever the encoder's precision.
+// LayerScale (DeiT III, DINOv2) is folded into proj and fc2 at load, so
+// `attention` and `output` include it exactly as forward() applies it.
+struct BlockTrace {
+    Tensor ln1;        // (B, T, D): LayerNorm 1 of the input
+    Tensor attention;  // (B, T, D): input + attention(ln1), after the residual (ls1 included)
+    Tensor ln2;        // (B, T, D): LayerNorm 2 of `attention`
+    Tensor output;     // (B, T, D): attention + MLP(ln2) (ls2 included): the block's output
+};
+
 // Per-stage wall time of the last profiled forward, in milliseconds.
 enum Stage { kPatchEmbed, kLayerNorm, kQKV, kScores, kSoftmax, kContext, kProjection, kMLP, kHead, kStageCount };
 const char* stage_name(int s);
@@ -82,6 +93,14 @@ public:
     // A distilled model's logit is the mean of its two heads', as in forward().
     // f32 encoders only (ModelError otherwise); a class out of range throws ArgumentError.
     void attention_gradients(const float* patches, int B, int* classes, float* logits, AttentionGradients& out);
+
+    // One block on given hidden states, for per-block tests and tools: the
+    // same steps forward() runs for block `layer`, in the encoder's precision.
+    // x: (B, T, D) row-major, the hidden states entering block `layer`
+    // (T = spec().tokens(), D = spec().hidden). Returns four new (B, T, D)
+    // tensors (see BlockTrace). A layer outside 0..L-1 throws ArgumentError;
+    // B <= 0 or a null x, std::invalid_argument. Not counted in stage_times().
+    BlockTrace trace_block(int layer, const float* x, int B);
 
     const ModelSpec& spec() const { return spec_; }
     Precision precision() const { return precision_; }
