@@ -5,9 +5,12 @@
 #include <iostream>
 #include <sstream>
 
-#include "common.h"
+#include "console.h"
+#include "text_out.h"
 #include "vitlens/faithfulness.h"
+#include "vitlens/output_file.h"
 #include "vitlens/map_spec.h"
+#include "vitlens/map_view.h"
 
 namespace vitlens::app {
 
@@ -38,38 +41,28 @@ struct MethodTotals {
 // d logit / d attention of that class.
 struct CleanPass {
     int cls = -1;
-    Prediction prediction;
-    AttentionGradients att;
+    Explained e;
 };
 
-CleanPass clean_pass(Classifier& clf, const Tensor& patches, bool gradients) {
+CleanPass clean_pass(Classifier& clf, const Tensor& patches, const ExplainRequest& r) {
     CleanPass c;
-    if (gradients) {
-        c.prediction = clf.attribute_patches(patches.data(), c.cls, 1, c.att);
-    } else {
-        c.prediction = clf.classify_patches(patches.data(), 1, 1, &c.att).front();
-        c.cls = c.prediction.top[0].index;
-    }
-    const ModelSpec& s = clf.spec();
-    c.att.attention.reshape({s.layers, s.heads, s.tokens(), s.tokens()});
-    if (gradients) c.att.grad.reshape({s.layers, s.heads, s.tokens(), s.tokens()});
+    clf.explain_patches(patches.data(), r, c.e);
+    c.cls = r.need == MapNeed::Gradients ? c.e.explained_class : c.e.prediction.top[0].index;
     return c;
 }
 
 // The clean pass's share of a method's time: none for random; the forward
 // alone for rollout and attention, even when the pass also ran a backward
 // for attribution, which gets the whole pass.
-double clean_seconds(const std::string& method, const CleanPass& c, double clean_s, bool gradients) {
-    if (method == "random") return 0.0;
-    if (method == "attribution" || !gradients) return clean_s;
-    return c.att.forward_ms / 1000.0;
+double clean_seconds(const MapSpec& method, const CleanPass& c, double clean_s, const ExplainRequest& r) {
+    if (map_need(method) == MapNeed::None) return 0.0;
+    if (needs_gradients(method) || r.need != MapNeed::Gradients) return clean_s;
+    return c.e.forward_ms / 1000.0;
 }
 
-std::vector<int> ranking_for(const std::string& method, const CleanPass& c, const ModelSpec& s, size_t image) {
-    if (method == "random") return random_ranking(s.patches(), image);
-    MapSpec spec;
-    spec.method = parse_map_method(method);
-    return rank_patches(compute_map(c.att.attention, &c.att.grad, token_layout(s), spec));
+std::vector<int> ranking_for(MapSpec method, const CleanPass& c, const ModelSpec& s, size_t image) {
+    method.seed = image;  // random: one order per image, the same every run
+    return rank_patches(compute_view(c.e, s, method).heat);
 }
 
 void print_table(const std::vector<std::string>& methods, const std::vector<MethodTotals>& t, int steps,
@@ -103,7 +96,9 @@ int run_faithfulness(Classifier& clf, const EvalSet& set, const FaithfulnessOpti
     if (steps > N)
         throw ArgumentError("--faith-steps " + std::to_string(steps) + " is more than the model's " +
                             std::to_string(N) + " patches");
-    const bool gradients = std::count(o.methods.begin(), o.methods.end(), "attribution") > 0;
+    std::vector<MapSpec> methods;
+    for (const std::string& name : o.methods) methods.push_back(MapSpec{.method = parse_map_method(name)});
+    const ExplainRequest request = explain_request(methods, 1);
     std::vector<MethodTotals> totals(o.methods.size());
     std::string rows = "index,image,label,predicted,probability,method,deletion_auc,insertion_auc\n";
     Progress progress("faithfulness", set.size());
@@ -118,20 +113,20 @@ int run_faithfulness(Classifier& clf, const EvalSet& set, const FaithfulnessOpti
             continue;
         }
         double t0 = now_seconds();
-        const CleanPass c = clean_pass(clf, patches, gradients);
+        const CleanPass c = clean_pass(clf, patches, request);
         const double clean_s = now_seconds() - t0;
         for (size_t m = 0; m < o.methods.size(); ++m) {
             t0 = now_seconds();
-            const std::vector<int> order = ranking_for(o.methods[m], c, s, i);
+            const std::vector<int> order = ranking_for(methods[m], c, s, i);
             const FaithfulnessCurves f = deletion_insertion(clf.encoder(), patches.data(), order, c.cls, steps, o.batch);
             MethodTotals& t = totals[m];
-            t.seconds += now_seconds() - t0 + clean_seconds(o.methods[m], c, clean_s, gradients);
+            t.seconds += now_seconds() - t0 + clean_seconds(methods[m], c, clean_s, request);
             t.deletion += f.deletion_auc;
             t.insertion += f.insertion_auc;
             ++t.images;
             if (!o.predictions.empty())
                 rows += std::to_string(i) + "," + csv_field(set.name(i)) + "," + csv_field(s.labels[set.label(i)]) +
-                        "," + csv_field(s.labels[c.cls]) + "," + float_str(c.prediction.top[0].prob) + "," +
+                        "," + csv_field(s.labels[c.cls]) + "," + float_str(c.e.prediction.top[0].prob) + "," +
                         o.methods[m] + "," + float_str(float(f.deletion_auc)) + "," + float_str(float(f.insertion_auc)) +
                         "\n";
         }

@@ -35,6 +35,8 @@ int default_thread_count() {
 
 void set_thread_count(int n) { omp_set_num_threads(std::max(1, n)); }
 
+int clamp_top_k(int top_k, int num_classes) { return std::clamp(top_k, 0, std::max(0, num_classes)); }
+
 Prediction make_prediction(const float* logits, int K, const std::vector<std::string>& labels, int top_k,
                            bool multi_label) {
     Prediction p;
@@ -50,7 +52,7 @@ Prediction make_prediction(const float* logits, int K, const std::vector<std::st
     }
     std::vector<int> idx(K);
     for (int i = 0; i < K; ++i) idx[i] = i;
-    int k = std::clamp(top_k, 0, K);
+    const int k = clamp_top_k(top_k, K);
     std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int a, int b) {
         return p.logits[a] > p.logits[b] || (p.logits[a] == p.logits[b] && a < b);
     });
@@ -119,44 +121,108 @@ std::vector<Prediction> Classifier::classify(const std::vector<cv::Mat>& rgb, in
     return classify_patches(batch.data(), static_cast<int>(rgb.size()), top_k);
 }
 
-Explained Classifier::explain(const cv::Mat& rgb, int top_k) {
-    Explained e;
-    Tensor patches = prepare_image(rgb, spec_, &e.geometry);
-    AttentionCapture cap;
-    e.prediction = run(patches.data(), 1, top_k, &cap, nullptr).front();
-    const int64_t L = spec_.layers, H = spec_.heads, T = spec_.tokens();
-    cap.attention.reshape({L, H, T, T});
-    cap.token_norms.reshape({L, T});
-    e.attention = std::move(cap.attention);
-    e.token_norms = std::move(cap.token_norms);
-    return e;
+ExplainRequest explain_request(const MapSpec& spec, int top_k) {
+    ExplainRequest r;
+    r.need = map_need(spec);
+    r.target_class = spec.target_class;
+    r.features = spec.method == MapMethod::Features;
+    r.top_k = top_k;
+    return r;
 }
 
-Prediction Classifier::attribute_patches(const float* patches, int& cls, int top_k, AttentionGradients& g) {
-    set_thread_count(threads_);
+ExplainRequest explain_request(const std::vector<MapSpec>& specs, int top_k) {
+    ExplainRequest all;
+    all.need = MapNeed::None;
+    all.top_k = top_k;
+    for (const MapSpec& spec : specs) {
+        const ExplainRequest r = explain_request(spec, top_k);
+        if (int(r.need) > int(all.need)) all.need = r.need;
+        if (r.need == MapNeed::Gradients) all.target_class = r.target_class;
+        all.features = all.features || r.features;
+    }
+    return all;
+}
+
+namespace {
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// The capture's (L, 1, ...) tensors as one image's (L, ...).
+void shape_for_one_image(const ModelSpec& s, Explained& e) {
+    const int64_t L = s.layers, H = s.heads, T = s.tokens();
+    if (!e.attention.empty()) e.attention.reshape({L, H, T, T});
+    if (!e.token_norms.empty()) e.token_norms.reshape({L, T});
+    if (!e.attention_grad.empty()) e.attention_grad.reshape({L, H, T, T});
+}
+
+}  // namespace
+
+// The forward that keeps what the backward reads, then the backward.
+void Classifier::attribute(const float* patches, const ExplainRequest& r, Explained& e) {
+    AttentionGradients g;  // takes e's storage, so a stream reuses it
+    g.attention = std::move(e.attention);
+    g.token_norms = std::move(e.token_norms);
+    g.grad = std::move(e.attention_grad);
+    int cls = r.target_class;
     std::vector<float> logits(size_t(spec_.num_classes));
     encoder_->attention_gradients(patches, 1, &cls, logits.data(), g);
-    return make_prediction(logits.data(), spec_.num_classes, spec_.labels, top_k, spec_.multi_label);
-}
-
-Explained Classifier::explain_class(const cv::Mat& rgb, int cls, int top_k) {
-    Explained e;
-    Tensor patches = prepare_image(rgb, spec_, &e.geometry);
-    AttentionGradients g;
-    e.prediction = attribute_patches(patches.data(), cls, top_k, g);
-    const int64_t L = spec_.layers, H = spec_.heads, T = spec_.tokens();
-    g.attention.reshape({L, H, T, T});
-    g.token_norms.reshape({L, T});
-    g.grad.reshape({L, H, T, T});
+    e.prediction = make_prediction(logits.data(), spec_.num_classes, spec_.labels, r.top_k, spec_.multi_label);
     e.attention = std::move(g.attention);
     e.token_norms = std::move(g.token_norms);
     e.attention_grad = std::move(g.grad);
     e.explained_class = cls;
+    e.forward_ms = g.forward_ms;
+    e.backward_ms = g.backward_ms;
+    if (r.features) run(patches, 1, 0, nullptr, &e.features);
+}
+
+void Classifier::explain_patches(const float* patches, const ExplainRequest& r, Explained& e) {
+    set_thread_count(threads_);
+    e.explained_class = -1;
+    e.backward_ms = 0;
+    if (r.need == MapNeed::Gradients) {
+        attribute(patches, r, e);
+    } else {
+        const auto t0 = std::chrono::steady_clock::now();
+        AttentionCapture cap;
+        cap.attention = std::move(e.attention);
+        cap.token_norms = std::move(e.token_norms);
+        const bool keep = r.need == MapNeed::Capture;
+        e.prediction = run(patches, 1, r.top_k, keep ? &cap : nullptr, r.features ? &e.features : nullptr).front();
+        e.attention = keep ? std::move(cap.attention) : Tensor();
+        e.token_norms = keep ? std::move(cap.token_norms) : Tensor();
+        e.attention_grad = Tensor();
+        e.forward_ms = ms_since(t0);
+    }
+    if (!r.features) e.features = Features{};
+    shape_for_one_image(spec_, e);
+}
+
+Explained Classifier::explain(const cv::Mat& rgb, const ExplainRequest& r) {
+    Explained e;
+    Tensor patches = prepare_image(rgb, spec_, &e.geometry);
+    explain_patches(patches.data(), r, e);
     return e;
 }
 
-Explained Classifier::explain_for(const cv::Mat& rgb, const MapSpec& map, int top_k) {
-    return needs_gradients(map) ? explain_class(rgb, map.target_class, top_k) : explain(rgb, top_k);
+Explained Classifier::explain(const cv::Mat& rgb, const MapSpec& spec, int top_k) {
+    return explain(rgb, explain_request(spec, top_k));
+}
+
+Explained Classifier::explain(const cv::Mat& rgb, int top_k) {
+    ExplainRequest r;
+    r.top_k = top_k;
+    return explain(rgb, r);
+}
+
+Explained Classifier::explain_class(const cv::Mat& rgb, int cls, int top_k) {
+    ExplainRequest r;
+    r.need = MapNeed::Gradients;
+    r.target_class = cls;
+    r.top_k = top_k;
+    return explain(rgb, r);
 }
 
 }  // namespace vitlens

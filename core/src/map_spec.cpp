@@ -1,6 +1,7 @@
 #include "vitlens/map_spec.h"
 
 #include "vitlens/errors.h"
+#include "vitlens/faithfulness.h"
 
 namespace vitlens {
 
@@ -15,6 +16,8 @@ const char* map_method_name(MapMethod m) {
         case MapMethod::Attention: return "attention";
         case MapMethod::Query: return "query";
         case MapMethod::Attribution: return "attribution";
+        case MapMethod::Features: return "features";
+        case MapMethod::Random: return "random";
     }
     return "?";
 }
@@ -24,7 +27,10 @@ MapMethod parse_map_method(const std::string& s) {
     if (s == "attention") return MapMethod::Attention;
     if (s == "query") return MapMethod::Query;
     if (s == "attribution") return MapMethod::Attribution;
-    throw ArgumentError("map method must be rollout, attention, query or attribution, got '" + s + "'");
+    if (s == "features") return MapMethod::Features;
+    if (s == "random") return MapMethod::Random;
+    throw ArgumentError("map method must be rollout, attention, query, attribution, features or random, got '" + s +
+                        "'");
 }
 
 std::string precision_problem(MapMethod method, Precision p) {
@@ -32,8 +38,16 @@ std::string precision_problem(MapMethod method, Precision p) {
     return std::string("the attribution map's backward pass runs in f32 only, not in ") + precision_name(p);
 }
 
-bool needs_gradients(const MapSpec& s) { return s.method == MapMethod::Attribution;
+MapNeed map_need(const MapSpec& s) {
+    switch (s.method) {
+        case MapMethod::Attribution: return MapNeed::Gradients;
+        case MapMethod::Features:
+        case MapMethod::Random: return MapNeed::None;
+        default: return MapNeed::Capture;
+    }
 }
+
+bool needs_gradients(const MapSpec& s) { return map_need(s) == MapNeed::Gradients; }
 
 TokenLayout token_layout(const ModelSpec& m) {
     return TokenLayout{m.n_prefix, m.grid_h(), m.grid_w(), m.global_pool == "avg", m.registers};
@@ -61,6 +75,19 @@ void validate(const MapSpec& s, const ModelSpec& m) {
         throw ArgumentError("clip percentile must be in [0, 100], got " + std::to_string(s.clip_percentile));
 }
 
+namespace {
+
+// Patch values that rank_patches() orders exactly as random_ranking(seed).
+AttentionMap random_map(const TokenLayout& lay, uint64_t seed) {
+    const int n = lay.grid_h * lay.grid_w;
+    AttentionMap m{lay.grid_h, lay.grid_w, std::vector<float>(size_t(n))};
+    const std::vector<int> order = random_ranking(n, seed);
+    for (int i = 0; i < n; ++i) m.values[size_t(order[i])] = float(n - i) / float(n);
+    return m;
+}
+
+}  // namespace
+
 AttentionMap compute_map(const Tensor& att, const Tensor* grad, const TokenLayout& lay, const MapSpec& s) {
     AttentionMap m;
     switch (s.method) {
@@ -72,6 +99,9 @@ AttentionMap compute_map(const Tensor& att, const Tensor* grad, const TokenLayou
         case MapMethod::Rollout: m = rollout(att, lay, s.fusion, s.discard); break;
         case MapMethod::Attention: m = attention_map(att, lay, s.layer, s.head, s.fusion); break;
         case MapMethod::Query: m = query_map(att, lay, s.query_row, s.query_col, s.layer, s.head, s.fusion); break;
+        case MapMethod::Random: m = random_map(lay, s.seed); break;
+        case MapMethod::Features:
+            throw ArgumentError("the features view is made from the tokens, not the attention (compute_view)");
     }
     if (s.clip_percentile > 0.f) clip_outliers(m, s.clip_percentile);
     return m;

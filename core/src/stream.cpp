@@ -10,7 +10,6 @@
 #include <thread>
 
 #include "vitlens/errors.h"
-#include "vitlens/feature_pca.h"
 #include "vitlens/preprocess.h"
 #include "vitlens/stage_stats.h"
 
@@ -245,8 +244,11 @@ private:
 // Everything done to one taken frame: preprocess, encoder, map, render.
 class FrameProcessor {
 public:
-    FrameProcessor(Classifier& clf, const StreamOptions& o)
-        : clf_(clf), o_(o), lay_(token_layout(clf.spec())) {}
+    FrameProcessor(Classifier& clf, const StreamOptions& o) : clf_(clf), o_(o) {
+        if (o_.map) request_ = explain_request(*o_.map, o_.top_k);
+        plain_.need = MapNeed::None;
+        plain_.top_k = o_.top_k;
+    }
 
     void process(const cv::Mat& bgr, FrameResult& r, int64_t processed) {
         auto t0 = Clock::now();
@@ -254,64 +256,35 @@ public:
         Tensor patches = prepare_image(r.frame_rgb, clf_.spec(), &r.geometry);
         r.times.preprocess = ms_since(t0);
 
-        const bool want_map = (o_.map || o_.features) && (processed % std::max(1, o_.every) == 0 || !have_map_);
+        const bool want_map = o_.map && (processed % std::max(1, o_.every) == 0 || view_.empty());
         t0 = Clock::now();
-        if (want_map && o_.features) {  // the final-normed tokens, for any model (a backbone too)
-            r.prediction = clf_.embed_patches(patches.data(), 1, feats_, o_.top_k).front();
-        } else if (want_map && needs_gradients(*o_.map)) {  // the forward and the backward of the explained class
-            int cls = o_.map->target_class;
-            r.prediction = clf_.attribute_patches(patches.data(), cls, o_.top_k, cap_);
-            r.times.backward = cap_.backward_ms;
-        } else {
-            r.prediction = clf_.classify_patches(patches.data(), 1, o_.top_k, want_map ? &cap_ : nullptr).front();
-        }
+        clf_.explain_patches(patches.data(), want_map ? request_ : plain_, ex_);  // one path, buffers reused
+        r.prediction = ex_.prediction;
+        r.times.backward = ex_.backward_ms;
         r.times.encoder = ms_since(t0) - r.times.backward;
 
         t0 = Clock::now();
-        if (want_map && o_.features) update_features();
-        else if (want_map) update_map();
-        if (have_map_ && o_.features) r.features = features_;
-        else if (have_map_) r.map = map_;
+        if (want_map) blend_views(view_, compute_view(ex_, clf_.spec(), *o_.map), o_.smooth);
+        r.view = view_;
         r.times.maps = ms_since(t0);
 
         r.fps = rate_.tick();
         t0 = Clock::now();
-        if (o_.annotate && o_.features)
-            r.annotated = annotate_frame(render_rgb_overlay(r.frame_rgb, features_, r.geometry, o_.style), r.prediction,
-                                         nullptr, r.geometry, o_.style, r.fps);
-        else if (o_.annotate)
-            r.annotated = annotate_frame(r.frame_rgb, r.prediction, r.map.values.empty() ? nullptr : &r.map, r.geometry,
-                                         o_.style, r.fps);
+        if (o_.annotate) {
+            const bool colour = view_.colour && !view_.empty();
+            const cv::Mat base = colour ? render_view(r.frame_rgb, view_, r.geometry, o_.style) : r.frame_rgb;
+            r.annotated = annotate_frame(base, r.prediction, colour || view_.empty() ? nullptr : &view_.heat,
+                                         r.geometry, o_.style, r.fps);
+        }
         r.times.render = ms_since(t0);
     }
 
 private:
-    void update_map() {
-        const ModelSpec& s = clf_.spec();
-        cap_.attention.reshape({s.layers, s.heads, s.tokens(), s.tokens()});
-        if (!cap_.grad.empty()) cap_.grad.reshape({s.layers, s.heads, s.tokens(), s.tokens()});
-        AttentionMap m = compute_map(cap_.attention, &cap_.grad, lay_, *o_.map);
-        if (have_map_ && o_.smooth > 0.f && map_.values.size() == m.values.size())
-            for (size_t i = 0; i < m.values.size(); ++i)
-                m.values[i] = o_.smooth * map_.values[i] + (1.f - o_.smooth) * m.values[i];
-        map_ = std::move(m);
-        have_map_ = true;
-    }
-
-    void update_features() {
-        const ModelSpec& s = clf_.spec();
-        features_ = feature_pca(feats_.tokens.data(), s.tokens(), s.hidden, lay_);
-        have_map_ = true;
-    }
-
     Classifier& clf_;
     const StreamOptions& o_;
-    TokenLayout lay_;
-    Features feats_;                         // reused frame to frame
-    std::array<AttentionMap, 3> features_;
-    AttentionGradients cap_;  // reused frame to frame (ViT-B: 22 MB, twice that with gradients)
-    AttentionMap map_;
-    bool have_map_ = false;
+    ExplainRequest request_, plain_;  // a frame with a new map, and one without
+    Explained ex_;                    // reused frame to frame (ViT-B: 22 MB, twice that with gradients)
+    MapView view_;
     RateWindow rate_;
 };
 

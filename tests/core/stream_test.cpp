@@ -47,7 +47,7 @@ TEST(Stream, FileEndToEndLossless) {
     auto s = e.run(clf, [&](const FrameResult& r) {
         frames.push_back(r.frame);
         EXPECT_EQ(r.annotated.size(), cv::Size(320, 240));
-        EXPECT_EQ(r.map.values.size(), 16u);
+        EXPECT_EQ(r.view.heat.values.size(), 16u);
         EXPECT_EQ(r.prediction.top.size(), 5u);
     });
     EXPECT_EQ(s.read, 24);

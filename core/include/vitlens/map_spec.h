@@ -8,6 +8,7 @@
 
 #include "vitlens/attention_maps.h"
 #include "vitlens/encoder.h"
+#include "vitlens/memory_estimate.h"
 #include "vitlens/model_config.h"
 #include "vitlens/tensor.h"
 
@@ -18,10 +19,14 @@ enum class MapMethod {
     Attention,  // the class token's row of one layer (heads fused or one head)
     Query,      // where one patch looks, in one layer
     Attribution,  // why one class: gradient-weighted attention (Chefer et al. 2021)
+    Features,     // no attention: the patch features' first three principal components as colours
+    Random,       // a baseline for faithfulness: a seeded random value per patch
 };
 const char* map_method_name(MapMethod m);
-// "rollout" | "attention" | "query" | "attribution"; throws ArgumentError naming the choices.
+// Any method's name ("rollout" ... "random"); throws ArgumentError naming the choices.
 MapMethod parse_map_method(const std::string& s);
+// The four attention maps, the choices of `explain --method` and the GUI's
+// menu (features and random are views the stream and eval offer on their own).
 const std::vector<std::string>& map_method_names();
 
 struct MapSpec {
@@ -33,9 +38,13 @@ struct MapSpec {
     int query_row = 0, query_col = 0;  // query: the patch, 0-based, rows from the top
     float clip_percentile = 0.f;   // > 0: cap the map at this percentile (outlier tokens)
     int target_class = -1;         // attribution: the class explained, -1 = the top-1
+    uint64_t seed = 0;             // random: the same seed gives the same map
 };
 
-// True when the map needs d logit / d attention (Classifier::explain_class).
+// What the forward pass must keep for `spec`: nothing (features, random),
+// every layer's attention, or the attention and its gradient (attribution).
+MapNeed map_need(const MapSpec& spec);
+// map_need(spec) == MapNeed::Gradients.
 bool needs_gradients(const MapSpec& spec);
 
 // The one precision rule of the maps: "" when `method` can run with the
@@ -52,7 +61,8 @@ TokenLayout token_layout(const ModelSpec& model);
 
 // att: one image's attention, (L, H, T, T); grad: d logit / d att, the same
 // shape, required by needs_gradients() methods (else may be null).
-// Returns a (grid_h, grid_w) map, max 1.
+// Returns a (grid_h, grid_w) map, max 1. Every method but Features (whose
+// three channels come from the tokens: compute_view in explain.h).
 AttentionMap compute_map(const Tensor& att, const Tensor* grad, const TokenLayout& lay, const MapSpec& spec);
 inline AttentionMap compute_map(const Tensor& att, const TokenLayout& lay, const MapSpec& spec) {
     return compute_map(att, nullptr, lay, spec);

@@ -17,14 +17,16 @@
 #include "vitlens/attention_maps.h"
 #include "vitlens/map_render.h"
 #include "vitlens/map_spec.h"
+#include "vitlens/map_view.h"
 #include "vitlens/classifier.h"
 #include "vitlens/frame_source.h"
 
 namespace vitlens {
 
 struct StreamOptions {
-    std::optional<MapSpec> map = MapSpec{};  // the heatmap of every frame (rollout); nullopt: none
-    bool features = false;   // instead of a map: the patch features as colours (feature_pca)
+    // The view of every frame (rollout; MapMethod::Features: the patch
+    // features as colours); nullopt: none.
+    std::optional<MapSpec> map = MapSpec{};
     int top_k = 5;
     int64_t max_frames = 0;  // processed frames (0 = no limit)
     double duration_s = 0;   // 0 = no limit
@@ -48,8 +50,7 @@ struct FrameResult {
     double t_ms = 0;          // source timestamp
     double latency_ms = 0;    // from capture to result
     Prediction prediction;
-    AttentionMap map;         // empty when explain == none
-    std::array<AttentionMap, 3> features;  // with StreamOptions::features: the three components
+    MapView view;             // the newest map (or features' colours); empty when StreamOptions::map is none
     Geometry geometry;
     cv::Mat frame_rgb;        // the frame that was classified
     cv::Mat annotated;        // RGB, when annotate
