@@ -14,7 +14,7 @@ ModelSpec spec_for_arch(const std::string& arch) {
     if (arch == "vit_tiny") { s.hidden = 192; s.heads = 3; }
     else if (arch == "vit_small") { s.hidden = 384; s.heads = 6; }
     else if (arch == "vit_base") { s.hidden = 768; s.heads = 12; }
-    else throw ArgumentError("unknown --arch '" + arch + "' (vit_tiny, vit_small, vit_base)");
+    else throw ArgumentError("unknown architecture '" + arch + "' (vit_tiny, vit_small, vit_base)");
     s.layers = 12;
     s.mlp = 4 * s.hidden;
     s.image_h = s.image_w = 224;

@@ -58,7 +58,8 @@ cv::Mat decode_image_bytes(const std::vector<uint8_t>& bytes, const std::string&
     if (w > opt.max_pixels / h)
         throw InputError(name + ": image claims " + std::to_string(w) + "x" + std::to_string(h) + " = " +
                          std::to_string(static_cast<unsigned long long>(w) * static_cast<unsigned long long>(h)) +
-                         " pixels, over the limit of " + std::to_string(opt.max_pixels) + " (--max-pixels)");
+                         " pixels, over the limit of " + std::to_string(opt.max_pixels) +
+                         (opt.limit_name.empty() ? "" : " (" + opt.limit_name + ")"));
     cv::Mat raw;
     try {
         // IMREAD_COLOR: 8-bit BGR, EXIF orientation applied, gray/alpha/16-bit/CMYK converted.

@@ -38,7 +38,7 @@ std::string positions_text(const ModelSpec& s) {
 }
 
 std::string head_text(const ModelSpec& s) {
-    if (!s.has_head()) return "none: a backbone (`vitlens embed` for features; class-agnostic maps)";
+    if (!s.has_head()) return "none: a backbone (features and class-agnostic maps)";
     std::string pool = s.global_pool == "cls_avg" ? "class token + patch mean" : s.global_pool;
     return fmt("%d classes, pool %s%s%s", s.num_classes, pool.c_str(),
                s.distilled_heads ? ", class + distillation heads averaged" : "",
@@ -56,7 +56,7 @@ std::string memory_text(const ModelSpec& s) {
     auto total = [&](MapNeed n) { return gigabytes(estimate_memory(s, 1, Precision::F32, n).total()); };
     std::string out = "per image, f32: classify " + total(MapNeed::None) + ", maps " + total(MapNeed::Capture);
     if (s.has_head()) out += ", attribution " + total(MapNeed::Gradients);
-    return out + " (estimated; --input-size changes it)";
+    return out + " (estimated at this input size)";
 }
 
 }  // namespace

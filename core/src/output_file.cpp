@@ -84,9 +84,10 @@ OutputTarget resolve_output(const std::string& path) {
     throw OutputError(path + ": too many levels of symbolic links");
 }
 
-void check_can_write(const std::string& path, bool overwrite) {
+void check_can_write(const std::string& path, bool overwrite, const std::string& how_to_replace) {
     const OutputTarget t = resolve_output(path);
-    if (t.exists && !overwrite) throw OutputError(path + ": already exists; pass --overwrite to replace it");
+    if (t.exists && !overwrite)
+        throw OutputError(path + ": already exists" + (how_to_replace.empty() ? "" : "; " + how_to_replace));
 }
 
 std::string temp_path_beside(const std::string& path) {

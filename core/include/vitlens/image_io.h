@@ -14,6 +14,7 @@ inline constexpr int64_t kDefaultMaxPixels = 100'000'000;
 
 struct DecodeOptions {
     int64_t max_pixels = kDefaultMaxPixels;  // refuse larger images before decoding
+    std::string limit_name;  // the front end's name of that limit (an option), added to the refusal
 };
 
 // Reads an image file into 8-bit RGB (CV_8UC3): EXIF orientation applied,

@@ -35,7 +35,8 @@ OutputTarget resolve_output(const std::string& path);
 // Throws OutputError when `path` is (or links to) an existing regular file
 // and `overwrite` is false, or when it is a directory. Streams (FIFOs,
 // devices) never need `overwrite`: writing to them replaces nothing.
-void check_can_write(const std::string& path, bool overwrite);
+// `how_to_replace`: the front end's way to allow it, added to the refusal.
+void check_can_write(const std::string& path, bool overwrite, const std::string& how_to_replace = "");
 
 // ".<stem>.tmp-<pid><ext>" beside `path` (same folder: the rename is atomic;
 // same extension: encoders pick the format from it).
