@@ -9,7 +9,11 @@
 #include <random>
 #include <string>
 
-#include "common.h"
+#include "cli_args.h"
+#include "commands.h"
+#include "exit_codes.h"
+#include "model_options.h"
+#include "text_out.h"
 #include "vitlens/bench_models.h"
 
 namespace vitlens::app {

@@ -3,7 +3,11 @@
 #include <iostream>
 
 #include "batches.h"
-#include "common.h"
+#include "cli_args.h"
+#include "commands.h"
+#include "exit_codes.h"
+#include "model_options.h"
+#include "text_out.h"
 #include "vitlens/memory_estimate.h"
 #include "record_output.h"
 #include "shard.h"
@@ -160,7 +164,7 @@ int cmd_classify(int argc, char** argv) {
     Classifier clf(mo.resolve(), mo.classifier_options());
     const ModelSpec& spec = clf.spec();
     check_model(spec, vm);
-    a.top_k = std::min(a.top_k, spec.num_classes);
+    a.top_k = clamp_top_k(a.top_k, spec.num_classes);
     // before the output is opened: a run that cannot fit replaces nothing
     require_memory(spec, std::max(1, int(std::min<size_t>(size_t(a.batch), files.size()))), mo.classifier_options().precision,
                    MapNeed::None);

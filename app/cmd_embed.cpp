@@ -8,7 +8,12 @@
 #include <sstream>
 
 #include "batches.h"
-#include "common.h"
+#include "cli_args.h"
+#include "commands.h"
+#include "exit_codes.h"
+#include "model_options.h"
+#include "output_dir.h"
+#include "text_out.h"
 #include "vitlens/memory_estimate.h"
 #include "record_output.h"
 #include "vitlens/input_file.h"
@@ -87,7 +92,7 @@ public:
         const std::string base = a.output.substr(0, a.output.size() - 4);
         for (const std::string& f : feats) {
             const std::string path = feats.size() == 1 ? a.output : base + "." + f + ".npy";
-            if (!a.shard.resume) check_can_write(path, a.overwrite);
+            if (!a.shard.resume) check_replaceable(path, a.overwrite);
             paths_.push_back(path);
         }
         if (a.shard.resume)
@@ -148,7 +153,7 @@ public:
         : path_(a.output), feats_(feats), spec_(s), data_(feats.size()) {
         if (a.shard.resume)
             throw UsageError("--resume continues .npy outputs; a .safetensors file is written whole at the end");
-        check_can_write(path_, a.overwrite);
+        check_replaceable(path_, a.overwrite);
     }
     bool has(const std::string&) const override { return false; }
     void add(const std::vector<std::string>& names, const std::vector<Prediction>&, const Features& f) override {
@@ -236,7 +241,7 @@ int cmd_embed(int argc, char** argv) {
     Features feats_buf;
     const int failed = int(errors.size()) + for_each_batch(files, spec, {a.batch, a.max_pixels, "embed"},
         [&](const std::vector<std::string>& names, const float* patches, int B) {
-            sink->add(names, clf.embed_patches(patches, B, feats_buf, std::min(5, spec.num_classes)), feats_buf);
+            sink->add(names, clf.embed_patches(patches, B, feats_buf, 5), feats_buf);
         });
     sink->finish();
     if (failed) {

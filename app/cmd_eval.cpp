@@ -4,11 +4,19 @@
 #include <iostream>
 #include <opencv2/imgproc.hpp>
 
-#include "common.h"
+#include "cli_args.h"
+#include "commands.h"
+#include "console.h"
+#include "exit_codes.h"
+#include "model_options.h"
+#include "output_dir.h"
+#include "text_out.h"
+#include "vitlens/frontend/batches.h"
 #include "eval_faithfulness.h"
 #include "eval_set.h"
 #include "vitlens/datasets.h"
 #include "vitlens/errors.h"
+#include "vitlens/output_file.h"
 
 namespace vitlens::app {
 
@@ -114,31 +122,21 @@ struct Tally {
 // Decodes and prepares the images into batches and classifies each batch.
 void evaluate(Classifier& clf, const EvalSet& set, const EvalArgs& a, Tally& tally) {
     const ModelSpec& s = clf.spec();
-    const int64_t per = int64_t(s.patches()) * s.patch_dim();
-    Tensor buf({int64_t(a.batch), per});
-    std::vector<size_t> rows;  // dataset index of each row in the batch
     Progress progress("eval", set.size());
-    auto flush = [&] {
-        if (rows.empty()) return;
-        auto preds = clf.classify_patches(buf.data(), static_cast<int>(rows.size()), std::min(5, s.num_classes));
-        for (size_t i = 0; i < rows.size(); ++i)
-            tally.add(preds[i], set.label(rows[i]), rows[i], set, s, !a.predictions.empty());
-        rows.clear();
-        progress.update(tally.evaluated + tally.failed);
+    frontend::BatchHooks hooks;
+    hooks.failed = [&](size_t, const std::string& problem) {
+        std::cerr << "\nvitlens: " << problem << "\n";
+        ++tally.failed;
     };
-    for (size_t i = 0; i < set.size(); ++i) {
-        try {
-            Tensor t = prepare_image(set.image(i), s, nullptr);
-            std::copy(t.data(), t.data() + per, buf.data() + rows.size() * per);
-            rows.push_back(i);
-        } catch (const InputError& e) {
-            std::cerr << "\nvitlens: " << e.what() << "\n";
-            ++tally.failed;
-            continue;
-        }
-        if (static_cast<int>(rows.size()) == a.batch) flush();
-    }
-    flush();
+    hooks.progress = [&](size_t) { progress.update(tally.evaluated + tally.failed); };
+    frontend::for_each_batch(
+        set.size(), [&](size_t i) { return set.image(i); }, s, a.batch,
+        [&](const std::vector<size_t>& rows, const float* patches, int B) {
+            auto preds = clf.classify_patches(patches, B, 5);
+            for (size_t i = 0; i < rows.size(); ++i)
+                tally.add(preds[i], set.label(rows[i]), rows[i], set, s, !a.predictions.empty());
+        },
+        hooks);
     progress.finish();
 }
 
@@ -170,7 +168,7 @@ void print_text(const Tally& t, const ModelSpec& s, double rate, double secs, Cl
     std::printf("top-1:     %.2f%%\n", pct(t.top1, t.evaluated));
     std::printf("top-5:     %.2f%%\n", pct(t.top5, t.evaluated));
     std::printf("speed:     %.1f images/s (%.1f s, %d threads, %s)\n", rate, secs, clf.threads(),
-                precision_name(clf.encoder().precision()));
+                precision_name(clf.precision()));
     std::printf("\nper class:\n");
     for (int k = 0; k < K; ++k)
         if (t.total[k])
@@ -212,8 +210,8 @@ int cmd_eval(int argc, char** argv) {
     if (!parse_args(argc, argv, kEvalUsage, d, nullptr, vm)) return kOk;
     if (a.idx.empty() == a.folder.empty()) throw UsageError("give exactly one of --idx IMAGES LABELS or --folder ROOT");
     if (!a.idx.empty() && a.idx.size() != 2) throw UsageError("--idx takes two files: IMAGES LABELS");
-    if (!a.confusion.empty()) check_can_write(a.confusion, a.overwrite);
-    if (!a.predictions.empty()) check_can_write(a.predictions, a.overwrite);
+    if (!a.confusion.empty()) check_replaceable(a.confusion, a.overwrite);
+    if (!a.predictions.empty()) check_replaceable(a.predictions, a.overwrite);
 
     FaithfulnessOptions fo;
     if (!a.faithfulness.empty()) {

@@ -6,12 +6,19 @@
 #include <memory>
 #include <opencv2/imgproc.hpp>
 
-#include "common.h"
+#include "cli_args.h"
+#include "commands.h"
+#include "console.h"
+#include "exit_codes.h"
+#include "model_options.h"
+#include "output_dir.h"
+#include "text_out.h"
 #include "vitlens/memory_estimate.h"
 #include "shard.h"
 #include "vitlens/errors.h"
 #include "vitlens/map_render.h"
 #include "vitlens/map_spec.h"
+#include "vitlens/map_view.h"
 #include "vitlens/model_info.h"
 
 namespace vitlens::app {
@@ -215,10 +222,11 @@ bool explain_one(Classifier& clf, const std::string& f, const ExplainArgs& a, Ou
     std::string overlay;
     try {
         DecodeOptions dopt;
+        dopt.limit_name = "--max-pixels";
         dopt.max_pixels = a.max_pixels;
         rgb = decode_image(f, dopt);
-        e = clf.explain_for(rgb, a.spec, a.top_k);
-        const AttentionMap m = compute_map(e.attention, &e.attention_grad, token_layout(s), a.spec);
+        e = clf.explain(rgb, a.spec, a.top_k);
+        const AttentionMap m = compute_view(e, s, a.spec).heat;
         if (outdir) overlay = write_overlays(*outdir, f, names.key(f), rgb, e, m, a, s);
         print_result(f, e, m, overlay, a, s);
     } catch (const InputError& ex) {  // a bad image, or a second input of one name: reported, the others go on
@@ -252,7 +260,7 @@ int cmd_explain(int argc, char** argv) {
     Classifier clf(mo.resolve(), copt);
     if (!a.cls.empty()) a.spec.target_class = class_index(clf.spec(), a.cls);
     validate(a.spec, clf.spec());
-    require_memory(clf.spec(), 1, copt.precision, needs_gradients(a.spec) ? MapNeed::Gradients : MapNeed::Capture);
+    require_memory(clf.spec(), 1, copt.precision, map_need(a.spec));
     std::unique_ptr<OutputDir> outdir;
     if (!a.out.empty()) outdir = std::make_unique<OutputDir>(a.out, a.overwrite, a.shard.resume);
     const OutputNames names(inputs);

@@ -2,7 +2,10 @@
 #include <cstdio>
 #include <iostream>
 
-#include "common.h"
+#include "cli_args.h"
+#include "commands.h"
+#include "exit_codes.h"
+#include "model_options.h"
 #include "vitlens/checkpoint.h"
 #include "vitlens/model_info.h"
 
@@ -26,7 +29,7 @@ int cmd_info(int argc, char** argv) {
     const ModelSpec& s = clf.spec();
     std::printf("model:          %s (%s)\n", dir.c_str(), where.c_str());
     for (const auto& [key, value] : describe(s)) std::printf("%-15s %s\n", (key + ":").c_str(), value.c_str());
-    std::printf("precision:      %s, %d threads\n", precision_name(clf.encoder().precision()), clf.threads());
+    std::printf("precision:      %s, %d threads\n", precision_name(clf.precision()), clf.threads());
     std::printf("load time:      %.3f s\n", clf.load_seconds());
     std::printf("labels:         %d (%s)\n", s.num_classes, label_list(s, labels ? 0 : 10).c_str());
     return kOk;

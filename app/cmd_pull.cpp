@@ -2,7 +2,10 @@
 #include <cstdio>
 #include <iostream>
 
-#include "common.h"
+#include "cli_args.h"
+#include "commands.h"
+#include "console.h"
+#include "exit_codes.h"
 #include "vitlens/errors.h"
 #include "vitlens/hub_download.h"
 

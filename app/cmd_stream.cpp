@@ -11,7 +11,13 @@
 #include <opencv2/imgproc.hpp>
 #include <thread>
 
-#include "common.h"
+#include "cli_args.h"
+#include "commands.h"
+#include "console.h"
+#include "exit_codes.h"
+#include "model_options.h"
+#include "output_dir.h"
+#include "text_out.h"
 #include "vitlens/errors.h"
 #include "vitlens/stream.h"
 
@@ -80,9 +86,9 @@ struct StreamOutputs {
         if (!a.out.empty()) {
             if (!is_video_extension(a.out))
                 throw UsageError("--out must end in .mp4 or .avi (also .mov, .m4v, .mkv), got '" + a.out + "'");
-            check_can_write(a.out, a.overwrite);
+            check_replaceable(a.out, a.overwrite);
         }
-        if (!jsonl.empty()) check_can_write(jsonl, a.overwrite);
+        if (!jsonl.empty()) check_replaceable(jsonl, a.overwrite);
         if (!a.out.empty()) video = std::make_unique<VideoRecorder>(a.out);
         if (!jsonl.empty()) jl = std::make_unique<AtomicFile>(jsonl);
     }
@@ -205,8 +211,7 @@ void print_summary(const StreamSummary& sum, const StreamArgs& a, const StreamOu
 // The parsed strings into the engine's options: the map (or features), style, pacing, display.
 void finish_stream_args(StreamArgs& a, const ClassifierOptions& copt) {
     StreamOptions& so = a.so;
-    so.features = a.explain == "features";
-    if (a.explain == "none" || so.features) so.map.reset();
+    if (a.explain == "none") so.map.reset();
     else so.map->method = parse_map_method(a.explain);
     if (const std::string why = so.map ? precision_problem(so.map->method, copt.precision) : ""; !why.empty())
         throw UsageError(why + "; drop --precision " + precision_name(copt.precision));
@@ -259,7 +264,6 @@ int cmd_stream(int argc, char** argv) {
     StreamOutputs outputs(a);
 
     Classifier clf(mo.resolve(), copt);
-    so.top_k = std::min(so.top_k, clf.spec().num_classes);
     StreamEngine engine(a.source, so);
     if (g_interrupted) engine.stop();  // Ctrl-C during the model load
     StreamSummary sum;

@@ -11,7 +11,8 @@
 #include <iostream>
 #include <string>
 
-#include "common.h"
+#include "commands.h"
+#include "exit_codes.h"
 #include "vitlens/errors.h"
 #include "vitlens/memory_estimate.h"
 

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <sstream>
 
-#include "common.h"
+#include "exit_codes.h"
 
 namespace vitlens::app {
 

@@ -10,7 +10,8 @@
 #include <utility>
 #include <vector>
 
-#include "common.h"
+#include "exit_codes.h"
+#include "text_out.h"
 #include "vitlens/errors.h"
 #include "vitlens/input_file.h"
 #include "vitlens/output_file.h"

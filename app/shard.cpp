@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "common.h"
+#include "exit_codes.h"
 
 namespace vitlens::app {
 

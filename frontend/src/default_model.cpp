@@ -1,10 +1,10 @@
-#include "default_model.h"
+#include "vitlens/frontend/default_model.h"
 
 #include <cstdlib>
 #include <filesystem>
 #include <utility>
 
-namespace vitlens::app {
+namespace vitlens::frontend {
 
 namespace fs = std::filesystem;
 
@@ -28,4 +28,4 @@ std::string default_model(std::string* where) {
     return {};
 }
 
-}  // namespace vitlens::app
+}  // namespace vitlens::frontend

@@ -1,10 +1,11 @@
-// Which model runs when no --model is given: application policy, so it
-// lives in the front end; core only ever takes a path.
+// Which model runs when none is chosen (no --model, nothing opened in the
+// window): application policy, so it lives in the front-end layer; core
+// only ever takes a path.
 #pragma once
 
 #include <string>
 
-namespace vitlens::app {
+namespace vitlens::frontend {
 
 extern const char* const kBundledModel;  // "vit-fashion-mnist"
 
@@ -14,4 +15,4 @@ extern const char* const kBundledModel;  // "vit-fashion-mnist"
 // Empty when none is there.
 std::string default_model(std::string* where = nullptr);
 
-}  // namespace vitlens::app
+}  // namespace vitlens::frontend
