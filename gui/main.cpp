@@ -7,7 +7,7 @@
 #include <QFileInfo>
 #include <cstdio>
 
-#include "default_model.h"
+#include "vitlens/frontend/default_model.h"
 #include "main_window.h"
 #include "vitlens/map_spec.h"
 #include "vitlens/classifier.h"
@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
     p.process(app);
 
     QString dir = p.value(model);
-    if (dir.isEmpty()) dir = vitlens::gui::default_model();
+    if (dir.isEmpty()) dir = QString::fromStdString(vitlens::frontend::default_model());
     const QStringList args = p.positionalArguments();
     if (p.isSet(shot) && args.isEmpty()) {
         std::fprintf(stderr, "vitlens-gui: --screenshot needs an IMAGE\n");

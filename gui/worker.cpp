@@ -7,10 +7,11 @@
 #include <sstream>
 #include <thread>
 
-#include "vitlens/feature_pca.h"
 #include "vitlens/hub_cache.h"
 #include "vitlens/hub_download.h"
 #include "vitlens/errors.h"
+#include "vitlens/frontend/batches.h"
+#include "vitlens/map_view.h"
 #include "vitlens/model_info.h"
 
 namespace vitlens::gui {
@@ -159,7 +160,9 @@ void InferenceWorker::explainRgb(const cv::Mat& rgb, const QString& name) {
     }
     try {
         delay();
-        current_ = clf_->explain(rgb, std::min(5, clf_->spec().num_classes));
+        // One forward for every view the window offers: the attention and the features.
+        current_ = clf_->explain(rgb, explain_request({MapSpec{}, MapSpec{.method = MapMethod::Features}},
+                                                      5));
         current_rgb_ = rgb;
         has_current_ = true;
         const ModelSpec& s = clf_->spec();
@@ -198,26 +201,31 @@ void InferenceWorker::explainImage(const QImage& image, const QString& name) {
 void InferenceWorker::ensureGradients(int cls) {
     const int want = cls >= 0 || current_.prediction.top.empty() ? cls : current_.prediction.top.front().index;
     if (!current_.attention_grad.empty() && current_.explained_class == want) return;
-    Explained e = clf_->explain_class(current_rgb_, want, 1);
+    ExplainRequest r;
+    r.need = MapNeed::Gradients;
+    r.target_class = want;
+    r.top_k = 1;
+    Explained e = clf_->explain(current_rgb_, r);
     current_.attention_grad = std::move(e.attention_grad);
     current_.explained_class = e.explained_class;
 }
 
 void InferenceWorker::computeMap(const MapParams& p) {
+    if (superseded()) return;  // a newer map request is queued: it wins
     if (!has_current_ || !clf_) return;
     try {
         if (needs_gradients(p.spec)) ensureGradients(p.spec.target_class);
-        AttentionMap m = compute_map(current_.attention, &current_.attention_grad, token_layout(clf_->spec()), p.spec);
+        MapView v = compute_view(current_, clf_->spec(), p.spec);
         // Small images (28x28) get a finer heat image so the view can show it smoothly.
         Geometry g = current_.geometry;
         const int k = std::max(1, 448 / std::max(1, std::max(g.orig_w, g.orig_h)));
         g.orig_w *= k;
         g.orig_h *= k;
-        const cv::Mat rgba = heat_rgba(m, g, p.colormap);
+        const cv::Mat rgba = view_rgba(v, g, p.colormap);
         QImage heat(rgba.data, rgba.cols, rgba.rows, static_cast<int>(rgba.step), QImage::Format_RGBA8888);
         MapResult r;
         r.heat = heat.convertToFormat(QImage::Format_ARGB32_Premultiplied);  // deep copy
-        r.map = std::move(m);
+        r.map = std::move(v.heat);  // empty for the features' colours
         r.params = p;
         emit mapReady(r);
     } catch (const std::exception& e) {
@@ -226,25 +234,14 @@ void InferenceWorker::computeMap(const MapParams& p) {
 }
 
 void InferenceWorker::computeFeatures() {
-    if (!has_current_ || !clf_) return;
-    try {
-        const ModelSpec& s = clf_->spec();
-        Tensor patches = prepare_image(current_rgb_, s, nullptr);
-        Features f;
-        clf_->embed_patches(patches.data(), 1, f, 0);
-        const auto comps = feature_pca(f.tokens.data(), s.tokens(), s.hidden, token_layout(s));
-        Geometry g = current_.geometry;  // finer for small images, as for maps
-        const int k = std::max(1, 448 / std::max(1, std::max(g.orig_w, g.orig_h)));
-        g.orig_w *= k;
-        g.orig_h *= k;
-        const cv::Mat rgba = pca_rgba(comps, g);
-        QImage heat(rgba.data, rgba.cols, rgba.rows, static_cast<int>(rgba.step), QImage::Format_RGBA8888);
-        MapResult r;
-        r.heat = heat.convertToFormat(QImage::Format_ARGB32_Premultiplied);  // deep copy
-        emit mapReady(r);
-    } catch (const std::exception& e) {
-        emit imageFailed(QString::fromStdString(e.what()));
-    }
+    MapParams p;
+    p.spec.method = MapMethod::Features;
+    computeMap(p);
+}
+
+bool InferenceWorker::superseded() {
+    const qint64 mine = ++maps_started_;
+    return mine < maps_requested_.load();
 }
 
 void InferenceWorker::computeGallery(const QString& colormap) {
@@ -278,26 +275,41 @@ void InferenceWorker::classifyBatch(const QStringList& paths, qint64 ticket) {
         return;
     }
     int done = 0;
-    for (const QString& p : paths) {
-        if (cancelled(ticket)) break;
-        BatchRow row;
-        row.path = p;
-        try {
-            delay();
-            if (const std::string why = head_problem(clf_->spec()); !why.empty())  // before any forward
-                throw ModelError(why + ": nothing to classify");
-            auto pred = clf_->classify({decode_image(p.toStdString())}, 1).front();
-            row.index = pred.top[0].index;
-            row.label = QString::fromStdString(pred.top[0].label);
-            row.prob = pred.top[0].prob;
-        } catch (const std::exception& e) {
-            row.error = QString::fromStdString(e.what());
-        }
+    auto add_row = [&](const BatchRow& row) {
         emit batchRow(row);
         emit batchProgress(++done, static_cast<int>(paths.size()));
+    };
+    if (const std::string why = head_problem(clf_->spec()); !why.empty()) {  // before any forward
+        for (const QString& p : paths) add_row(BatchRow{p, {}, QString::fromStdString(why + ": nothing to classify")});
+    } else {
+        classifyBatches(paths, ticket, add_row);
     }
     forget(ticket);
     emit batchFinished();
+}
+
+// The CLI's decode-and-batch loop, eight images a forward.
+void InferenceWorker::classifyBatches(const QStringList& paths, qint64 ticket,
+                                      const std::function<void(const BatchRow&)>& add_row) {
+    frontend::BatchHooks hooks;
+    hooks.cancelled = [&] { return cancelled(ticket); };
+    hooks.failed = [&](size_t i, const std::string& problem) {
+        add_row(BatchRow{paths[qsizetype(i)], {}, QString::fromStdString(problem)});
+    };
+    auto load = [&](size_t i) {
+        delay();
+        return decode_image(paths[qsizetype(i)].toStdString());
+    };
+    frontend::for_each_batch(size_t(paths.size()), load, clf_->spec(), 8,
+                             [&](const std::vector<size_t>& items, const float* patches, int B) {
+                                 const auto preds = clf_->classify_patches(patches, B, 1);
+                                 for (int b = 0; b < B; ++b) {
+                                     const TopEntry& top = preds[size_t(b)].top[0];
+                                     add_row(BatchRow{paths[qsizetype(items[size_t(b)])], QString::fromStdString(top.label),
+                                                      {}, top.index, top.prob});
+                                 }
+                             },
+                             hooks);
 }
 
 StreamSummary InferenceWorker::runLive(StreamEngine& engine, VideoRecorder* recorder) {
@@ -321,13 +333,11 @@ void InferenceWorker::startLive(const QString& source, const QString& method, co
         return;
     }
     StreamOptions o;
-    o.top_k = std::min(3, clf_->spec().num_classes);
+    o.top_k = 3;
     QString error;
     StreamSummary sum;
     try {
-        o.features = method == "features";
-        if (o.features) o.map.reset();
-        else o.map->method = parse_map_method(method.toStdString());
+        o.map->method = parse_map_method(method.toStdString());
         // The recording goes to a temporary file, moved into place only when complete.
         std::unique_ptr<VideoRecorder> recorder;
         if (!recordPath.isEmpty()) recorder = std::make_unique<VideoRecorder>(recordPath.toStdString());

@@ -9,6 +9,7 @@
 #include <QString>
 #include <QStringList>
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -71,6 +72,10 @@ public:
     void setExtraDelayForTesting(int ms) { extra_delay_ms_ = ms; }
     // Newest-frame-wins towards the GUI: the GUI calls this when it has shown a live frame.
     void liveFrameShown() { live_pending_ = false; }
+    // Newest map request wins: the GUI thread calls this as it sends each
+    // computeMap / computeFeatures (a direct connection to the same signal),
+    // so the worker skips a request that a newer one has superseded.
+    void mapRequested() { ++maps_requested_; }
 
 public slots:
     void loadModel(const QString& dir);
@@ -80,9 +85,11 @@ public slots:
     void pullModel(const QString& id, qint64 ticket);
     void explainFile(const QString& path);
     void explainImage(const QImage& image, const QString& name);
+    // The map (or, MapMethod::Features, the patch features as colours: a
+    // mapReady with an empty map) of the current image, from the one forward
+    // explainFile ran (plus a backward, once per class, for attribution).
     void computeMap(const vitlens::gui::MapParams& p);
-    // The current image's patch features as colours (feature_pca), sent as a mapReady with an empty map.
-    void computeFeatures();
+    void computeFeatures();  // computeMap of MapMethod::Features
     void computeGallery(const QString& colormap);
     void classifyBatch(const QStringList& paths, qint64 ticket);
     void startLive(const QString& source, const QString& method, const QString& recordPath, qint64 ticket);
@@ -114,6 +121,8 @@ private:
     void forget(qint64 ticket);
     StreamSummary runLive(StreamEngine& engine, VideoRecorder* recorder);
     void ensureGradients(int cls);
+    void classifyBatches(const QStringList& paths, qint64 ticket, const std::function<void(const BatchRow&)>& add_row);
+    bool superseded();  // counts this map request; true when a newer one was sent
 
     std::unique_ptr<Classifier> clf_;
     cv::Mat current_rgb_;
@@ -121,6 +130,8 @@ private:
     bool has_current_ = false;
     std::atomic<int> extra_delay_ms_{0};
     std::atomic<bool> live_pending_{false};
+    std::atomic<qint64> maps_requested_{0};  // mapRequested() calls (GUI thread)
+    qint64 maps_started_ = 0;                // map requests the worker has taken
     std::mutex jobs_mu_;                 // guards the five below
     qint64 issued_ = 0;                  // the newest ticket
     qint64 stop_all_upto_ = 0;           // requestStopAll(): tickets <= this are stopped

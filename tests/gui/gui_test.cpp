@@ -17,7 +17,10 @@
 #include <QTimer>
 #include <cstdlib>
 #include <filesystem>
+#include <atomic>
+#include <chrono>
 #include <set>
+#include <thread>
 #include <sys/wait.h>
 #include <opencv2/videoio.hpp>
 
@@ -77,6 +80,30 @@ TEST(Gui, OpenImageShowsPredictionsWithLabels) {
     const QImage& im = t.w.view()->image();
     EXPECT_EQ(h.width() % im.width(), 0);
     EXPECT_EQ(h.width() / im.width(), h.height() / im.height());
+}
+
+// Newest request wins: map requests that queue behind a busy worker collapse
+// into the last one sent, which is the one computed and shown.
+TEST(Gui, QueuedMapRequestsCollapseIntoTheNewest) {
+    Window t;
+    ASSERT_TRUE(t.open("img0.png"));
+    QSignalSpy ready(t.w.worker(), &InferenceWorker::mapReady);
+    std::atomic<bool> drained{false};
+    auto busy = [] { std::this_thread::sleep_for(std::chrono::milliseconds(300)); };
+    QMetaObject::invokeMethod(t.w.worker(), busy, Qt::QueuedConnection);  // the requests below queue behind it
+    for (int i = 0; i < 16; ++i) {
+        MapParams p;
+        p.spec.method = vitlens::MapMethod::Query;
+        p.spec.query_row = i / 4;
+        p.spec.query_col = i % 4;
+        emit t.w.requestMap(p);
+    }
+    QMetaObject::invokeMethod(t.w.worker(), [&] { drained = true; }, Qt::QueuedConnection);  // after all 16
+    ASSERT_TRUE(QTest::qWaitFor([&] { return drained.load(); }, 10000));
+    ASSERT_EQ(ready.count(), 1);
+    const MapResult r = ready.at(0).at(0).value<MapResult>();
+    EXPECT_EQ(r.params.spec.query_row, 3);
+    EXPECT_EQ(r.params.spec.query_col, 3);
 }
 
 TEST(Gui, ChangingLayerChangesTheOverlay) {
