@@ -11,8 +11,8 @@
 #include <sstream>
 
 #include "test_support.h"
-#include "vitlens/array_files.h"
-#include "vitlens/weights.h"
+#include "vitlens/images/array_files.h"
+#include "vitlens/model/weights.h"
 
 using namespace vitlens;
 using namespace vitlens::test;

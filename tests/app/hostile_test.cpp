@@ -14,7 +14,7 @@
 
 #include "fake_hub.h"
 #include "test_support.h"
-#include "vitlens/output_file.h"
+#include "vitlens/images/output_file.h"
 
 using namespace vitlens;
 using namespace vitlens::test;

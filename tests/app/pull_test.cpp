@@ -7,7 +7,7 @@
 
 #include "fake_hub.h"
 #include "test_support.h"
-#include "vitlens/sha256.h"
+#include "vitlens/hub/sha256.h"
 
 using namespace vitlens;
 using namespace vitlens::test;

@@ -112,7 +112,7 @@ def main():
     Image.new("RGB", (8, 8)).save(png, "PNG")
     p = bytearray(png.getvalue())
     p[16:24] = struct.pack(">II", 100000, 100000)  # IHDR claims 100k x 100k
-    image_case("claims_100k_x_100k.png", bytes(p), 2, "100000x100000 = 10000000000 pixels, over the limit")
+    image_case("claims_100k_x_100k.png", bytes(p), 2, "100000x100000 = 10000000000 pixels, over the limit of 100000000 (--max-pixels)")
     image_case("truncated.png", png.getvalue()[:30], 2, "not a decodable image")
 
     # ... and these must work (exit 0)

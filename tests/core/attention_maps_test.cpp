@@ -1,6 +1,6 @@
-#include "vitlens/attention_maps.h"
+#include "vitlens/maps/attention_maps.h"
 #include "vitlens/errors.h"
-#include "vitlens/map_render.h"
+#include "vitlens/maps/map_render.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 
 #include "expect_map.h"
 #include "test_support.h"
-#include "vitlens/classifier.h"
+#include "vitlens/encoder/classifier.h"
 
 using namespace vitlens;
 using namespace vitlens::test;

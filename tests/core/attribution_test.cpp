@@ -7,10 +7,10 @@
 
 #include "expect_map.h"
 #include "test_support.h"
-#include "vitlens/attention_maps.h"
-#include "vitlens/classifier.h"
+#include "vitlens/maps/attention_maps.h"
+#include "vitlens/encoder/classifier.h"
 #include "vitlens/errors.h"
-#include "vitlens/map_spec.h"
+#include "vitlens/maps/map_spec.h"
 
 using namespace vitlens;
 using namespace vitlens::test;

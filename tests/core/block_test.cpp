@@ -16,7 +16,7 @@
 //    softmax by a few percent. A wrong block is 0.4 to 1.3 off (see
 //    WrongLayerFailsTheCheck). ln1 keeps the f32 bound in bf16: LayerNorm
 //    runs in f32 on the caller's f32 x there too.
-#include "vitlens/encoder.h"
+#include "vitlens/encoder/encoder.h"
 
 #include <gtest/gtest.h>
 
@@ -31,9 +31,9 @@
 #include <vector>
 
 #include "test_support.h"
-#include "vitlens/classifier.h"
+#include "vitlens/encoder/classifier.h"
 #include "vitlens/errors.h"
-#include "vitlens/image_io.h"
+#include "vitlens/images/image_io.h"
 
 using namespace vitlens;
 using namespace vitlens::test;

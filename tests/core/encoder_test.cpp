@@ -1,4 +1,4 @@
-#include "vitlens/encoder.h"
+#include "vitlens/encoder/encoder.h"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "test_support.h"
-#include "vitlens/classifier.h"
+#include "vitlens/encoder/classifier.h"
 
 using namespace vitlens;
 using namespace vitlens::test;

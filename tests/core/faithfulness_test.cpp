@@ -8,9 +8,9 @@
 
 #include <random>
 
-#include "vitlens/bench_models.h"
+#include "vitlens/model/bench_models.h"
 #include "vitlens/errors.h"
-#include "vitlens/faithfulness.h"
+#include "vitlens/maps/faithfulness.h"
 
 using namespace vitlens;
 

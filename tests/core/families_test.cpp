@@ -13,13 +13,13 @@
 
 #include "expect_map.h"
 #include "test_support.h"
-#include "vitlens/classifier.h"
+#include "vitlens/encoder/classifier.h"
 #include "vitlens/errors.h"
-#include "vitlens/feature_pca.h"
-#include "vitlens/image_io.h"
-#include "vitlens/map_spec.h"
-#include "vitlens/pos_embed.h"
-#include "vitlens/preprocess.h"
+#include "vitlens/maps/feature_pca.h"
+#include "vitlens/images/image_io.h"
+#include "vitlens/maps/map_spec.h"
+#include "vitlens/model/pos_embed.h"
+#include "vitlens/images/preprocess.h"
 
 using namespace vitlens;
 using namespace vitlens::test;

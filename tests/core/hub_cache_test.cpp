@@ -1,6 +1,6 @@
 // Model ids in a Hugging Face cache laid out as huggingface_hub lays it out:
 // refs/<branch> holds a commit, snapshots/<commit>/ links into blobs/.
-#include "vitlens/hub_cache.h"
+#include "vitlens/hub/hub_cache.h"
 
 #include <gtest/gtest.h>
 

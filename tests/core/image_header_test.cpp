@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "vitlens/errors.h"
-#include "vitlens/image_io.h"
+#include "vitlens/images/image_io.h"
 
 using namespace vitlens;
 

@@ -1,10 +1,10 @@
-#include "vitlens/model_config.h"
+#include "vitlens/model/model_config.h"
 
 #include <gtest/gtest.h>
 
 #include "test_support.h"
 #include "vitlens/errors.h"
-#include "vitlens/weights.h"
+#include "vitlens/model/weights.h"
 
 using namespace vitlens;
 using namespace vitlens::test;

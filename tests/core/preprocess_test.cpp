@@ -1,13 +1,13 @@
-#include "vitlens/preprocess.h"
+#include "vitlens/images/preprocess.h"
 
 #include <gtest/gtest.h>
 
 #include <opencv2/imgcodecs.hpp>
 
 #include "test_support.h"
-#include "vitlens/checkpoint.h"
+#include "vitlens/model/checkpoint.h"
 #include "vitlens/errors.h"
-#include "vitlens/weights.h"
+#include "vitlens/model/weights.h"
 
 using namespace vitlens;
 using namespace vitlens::test;

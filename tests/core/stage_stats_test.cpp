@@ -1,4 +1,4 @@
-#include "vitlens/stage_stats.h"
+#include "vitlens/live/stage_stats.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "vitlens/stream.h"
+#include "vitlens/live/stream.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "vitlens/weights.h"
+#include "vitlens/model/weights.h"
 
 #include <gtest/gtest.h>
 

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "vitlens/checkpoint.h"
+#include "vitlens/model/checkpoint.h"
 #include "vitlens/errors.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

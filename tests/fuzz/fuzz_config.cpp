@@ -4,7 +4,7 @@
 #include <string>
 
 #include "vitlens/errors.h"
-#include "vitlens/model_config.h"
+#include "vitlens/model/model_config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (size < 1) return 0;

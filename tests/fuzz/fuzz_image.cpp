@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "vitlens/errors.h"
-#include "vitlens/preprocess.h"
+#include "vitlens/images/preprocess.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // One thread: OpenCV's thread pool would make coverage, and so the

@@ -3,7 +3,7 @@
 #include <vector>
 
 #include "vitlens/errors.h"
-#include "vitlens/weights.h"
+#include "vitlens/model/weights.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::vector<uint8_t> bytes(data, data + size);

@@ -17,6 +17,7 @@
 #include <QTimer>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <atomic>
 #include <chrono>
 #include <set>
@@ -96,6 +97,7 @@ TEST(Gui, QueuedMapRequestsCollapseIntoTheNewest) {
         p.spec.method = vitlens::MapMethod::Query;
         p.spec.query_row = i / 4;
         p.spec.query_col = i % 4;
+        p.ticket = t.w.worker()->newMapTicket();
         emit t.w.requestMap(p);
     }
     QMetaObject::invokeMethod(t.w.worker(), [&] { drained = true; }, Qt::QueuedConnection);  // after all 16
@@ -287,6 +289,34 @@ TEST(Gui, ClassifyFolderAndExportCsvOneRowPerImage) {
     EXPECT_EQ(lines.size(), 5);  // header + 4 images
     EXPECT_EQ(lines[0], "image,label,probability,error");
     ASSERT_TRUE(t.w.exportJson(QString::fromStdString(d / "out.json")));
+}
+
+// A folder with a file that does not decode: the good images are classified
+// (through the CLI's batch loop), the bad one gets a row with its reason.
+TEST(Gui, ClassifyFolderReportsABadFileInItsRow) {
+    TempDir d;
+    for (const char* img : {"img0.png", "img1.png"})
+        std::filesystem::copy_file(fixture(std::string("images/") + img), d / img);
+    { std::ofstream(d / "broken.png") << "not a png at all"; }
+    Window t;
+    QSignalSpy done(t.w.worker(), &InferenceWorker::batchFinished);
+    t.w.openFolder(QString::fromStdString(d.path()));
+    t.find<QPushButton>("classifyAll")->click();
+    ASSERT_TRUE(reaches(done, 1));
+    auto* table = t.find<QTableWidget>("batchTable");
+    ASSERT_TRUE(QTest::qWaitFor([&] { return table->isSortingEnabled(); }, 10000));
+    ASSERT_EQ(table->rowCount(), 3);
+    const QString csv = QString::fromStdString(d / "out.csv");
+    ASSERT_TRUE(t.w.exportCsv(csv));
+    QFile f(csv);
+    ASSERT_TRUE(f.open(QIODevice::ReadOnly));
+    int errors = 0, labelled = 0;
+    for (const QString& line : QString(f.readAll()).split('\n', Qt::SkipEmptyParts).mid(1)) {
+        if (line.contains("broken.png")) errors += line.contains("not a decodable image") ? 1 : 0;
+        else labelled += line.split(',').value(1).isEmpty() ? 0 : 1;
+    }
+    EXPECT_EQ(errors, 1);
+    EXPECT_EQ(labelled, 2);
 }
 
 // Stop is tied to the job it was sent for: a live start queued behind

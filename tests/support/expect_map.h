@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "vitlens/attention_maps.h"
+#include "vitlens/maps/attention_maps.h"
 
 namespace vitlens::test {
 

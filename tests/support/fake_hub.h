@@ -13,8 +13,8 @@
 
 #include "http_server.h"
 #include "test_support.h"
-#include "vitlens/sha256.h"
-#include "vitlens/weights.h"
+#include "vitlens/hub/sha256.h"
+#include "vitlens/model/weights.h"
 
 namespace vitlens::test {
 
