@@ -4,7 +4,7 @@
 
 #include "console.h"
 #include "vitlens/frontend/batches.h"
-#include "vitlens/image_io.h"
+#include "vitlens/images/image_io.h"
 
 namespace vitlens::app {
 

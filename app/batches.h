@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "vitlens/image_io.h"
-#include "vitlens/model_config.h"
+#include "vitlens/images/image_io.h"
+#include "vitlens/model/model_config.h"
 
 namespace vitlens::app {
 

@@ -14,7 +14,7 @@
 #include "exit_codes.h"
 #include "model_options.h"
 #include "text_out.h"
-#include "vitlens/bench_models.h"
+#include "vitlens/model/bench_models.h"
 
 namespace vitlens::app {
 

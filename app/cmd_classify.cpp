@@ -8,7 +8,7 @@
 #include "exit_codes.h"
 #include "model_options.h"
 #include "text_out.h"
-#include "vitlens/memory_estimate.h"
+#include "vitlens/encoder/memory_estimate.h"
 #include "record_output.h"
 #include "shard.h"
 #include "vitlens/errors.h"

@@ -14,11 +14,11 @@
 #include "model_options.h"
 #include "output_dir.h"
 #include "text_out.h"
-#include "vitlens/memory_estimate.h"
+#include "vitlens/encoder/memory_estimate.h"
 #include "record_output.h"
-#include "vitlens/input_file.h"
+#include "vitlens/images/input_file.h"
 #include "shard.h"
-#include "vitlens/array_files.h"
+#include "vitlens/images/array_files.h"
 #include "vitlens/errors.h"
 
 namespace vitlens::app {

@@ -14,9 +14,9 @@
 #include "vitlens/frontend/batches.h"
 #include "eval_faithfulness.h"
 #include "eval_set.h"
-#include "vitlens/datasets.h"
+#include "vitlens/images/datasets.h"
 #include "vitlens/errors.h"
-#include "vitlens/output_file.h"
+#include "vitlens/images/output_file.h"
 
 namespace vitlens::app {
 

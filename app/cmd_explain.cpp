@@ -13,13 +13,13 @@
 #include "model_options.h"
 #include "output_dir.h"
 #include "text_out.h"
-#include "vitlens/memory_estimate.h"
+#include "vitlens/encoder/memory_estimate.h"
 #include "shard.h"
 #include "vitlens/errors.h"
-#include "vitlens/map_render.h"
-#include "vitlens/map_spec.h"
-#include "vitlens/map_view.h"
-#include "vitlens/model_info.h"
+#include "vitlens/maps/map_render.h"
+#include "vitlens/maps/map_spec.h"
+#include "vitlens/maps/map_view.h"
+#include "vitlens/model/model_info.h"
 
 namespace vitlens::app {
 

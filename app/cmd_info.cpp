@@ -6,8 +6,8 @@
 #include "commands.h"
 #include "exit_codes.h"
 #include "model_options.h"
-#include "vitlens/checkpoint.h"
-#include "vitlens/model_info.h"
+#include "vitlens/model/checkpoint.h"
+#include "vitlens/model/model_info.h"
 
 namespace vitlens::app {
 
@@ -28,7 +28,11 @@ int cmd_info(int argc, char** argv) {
     Classifier clf(dir, mo.classifier_options());
     const ModelSpec& s = clf.spec();
     std::printf("model:          %s (%s)\n", dir.c_str(), where.c_str());
-    for (const auto& [key, value] : describe(s)) std::printf("%-15s %s\n", (key + ":").c_str(), value.c_str());
+    for (auto [key, value] : describe(s)) {
+        if (key == "head" && !s.has_head()) value += "; `vitlens embed` gives its features";  // the CLI's remedies
+        if (key == "memory") value += "; --input-size changes it";
+        std::printf("%-15s %s\n", (key + ":").c_str(), value.c_str());
+    }
     std::printf("precision:      %s, %d threads\n", precision_name(clf.precision()), clf.threads());
     std::printf("load time:      %.3f s\n", clf.load_seconds());
     std::printf("labels:         %d (%s)\n", s.num_classes, label_list(s, labels ? 0 : 10).c_str());

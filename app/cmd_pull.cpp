@@ -7,7 +7,7 @@
 #include "console.h"
 #include "exit_codes.h"
 #include "vitlens/errors.h"
-#include "vitlens/hub_download.h"
+#include "vitlens/hub/hub_download.h"
 
 namespace vitlens::app {
 

@@ -19,7 +19,7 @@
 #include "output_dir.h"
 #include "text_out.h"
 #include "vitlens/errors.h"
-#include "vitlens/stream.h"
+#include "vitlens/live/stream.h"
 
 namespace vitlens::app {
 

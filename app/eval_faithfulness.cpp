@@ -7,10 +7,10 @@
 
 #include "console.h"
 #include "text_out.h"
-#include "vitlens/faithfulness.h"
-#include "vitlens/output_file.h"
-#include "vitlens/map_spec.h"
-#include "vitlens/map_view.h"
+#include "vitlens/maps/faithfulness.h"
+#include "vitlens/images/output_file.h"
+#include "vitlens/maps/map_spec.h"
+#include "vitlens/maps/map_view.h"
 
 namespace vitlens::app {
 

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "eval_set.h"
-#include "vitlens/classifier.h"
+#include "vitlens/encoder/classifier.h"
 
 namespace vitlens::app {
 

@@ -5,10 +5,10 @@
 #include <string>
 #include <vector>
 
-#include "vitlens/datasets.h"
+#include "vitlens/images/datasets.h"
 #include "vitlens/errors.h"
-#include "vitlens/image_io.h"
-#include "vitlens/model_config.h"
+#include "vitlens/images/image_io.h"
+#include "vitlens/model/model_config.h"
 
 namespace vitlens::app {
 

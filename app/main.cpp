@@ -14,7 +14,7 @@
 #include "commands.h"
 #include "exit_codes.h"
 #include "vitlens/errors.h"
-#include "vitlens/memory_estimate.h"
+#include "vitlens/encoder/memory_estimate.h"
 
 #ifndef VITLENS_VERSION
 #define VITLENS_VERSION "dev"

@@ -1,6 +1,8 @@
 #include "model_options.h"
 
+#include <cstdio>
 #include <cstdlib>
+#include <tuple>
 #include <iostream>
 #include <string>
 #include <utility>
@@ -8,7 +10,7 @@
 #include "exit_codes.h"
 #include "vitlens/errors.h"
 #include "vitlens/frontend/default_model.h"
-#include "vitlens/hub_cache.h"
+#include "vitlens/hub/hub_cache.h"
 
 namespace vitlens::app {
 

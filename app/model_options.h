@@ -5,7 +5,7 @@
 #include <string>
 
 #include "options.h"
-#include "vitlens/classifier.h"
+#include "vitlens/encoder/classifier.h"
 
 namespace vitlens::app {
 

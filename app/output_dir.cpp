@@ -4,8 +4,8 @@
 #include <filesystem>
 
 #include "vitlens/errors.h"
-#include "vitlens/image_io.h"
-#include "vitlens/output_file.h"
+#include "vitlens/images/image_io.h"
+#include "vitlens/images/output_file.h"
 
 namespace fs = std::filesystem;
 

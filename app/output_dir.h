@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "vitlens/output_file.h"
+#include "vitlens/images/output_file.h"
 
 namespace vitlens::app {
 

@@ -13,8 +13,8 @@
 #include "exit_codes.h"
 #include "text_out.h"
 #include "vitlens/errors.h"
-#include "vitlens/input_file.h"
-#include "vitlens/output_file.h"
+#include "vitlens/images/input_file.h"
+#include "vitlens/images/output_file.h"
 
 namespace vitlens::app {
 

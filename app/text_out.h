@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "vitlens/classifier.h"
+#include "vitlens/encoder/classifier.h"
 #include "vitlens/frontend/text_format.h"
 
 namespace vitlens::app {

@@ -16,9 +16,9 @@
 #include <QVBoxLayout>
 #include <algorithm>
 
-#include "vitlens/attention_maps.h"
-#include "vitlens/map_render.h"
-#include "vitlens/map_spec.h"
+#include "vitlens/maps/attention_maps.h"
+#include "vitlens/maps/map_render.h"
+#include "vitlens/maps/map_spec.h"
 
 namespace vitlens::gui {
 
@@ -288,7 +288,9 @@ void ExplainTab::updateMap() {
         query_label_->setText(tr("Patch features: the first three principal components of the last layer's patch "
                                  "tokens as red, green and blue; alike patches share a colour."));
         highlightRow(std::nullopt);
-        emit requestFeatures();
+        MapParams p;
+        p.spec.method = MapMethod::Features;
+        emit requestMap(p);
         return;
     }
     query_label_->setText(mapCaption());

@@ -1,6 +1,6 @@
 // The Explain tab: the image's name, its top-5 predictions (click a row:
 // why this class?) and the attention controls. It decides which map the
-// view shows and asks for it (requestMap, requestFeatures).
+// view shows and asks for it (requestMap).
 #pragma once
 
 #include <QWidget>
@@ -58,8 +58,7 @@ public slots:
     void selectPatch(int row, int col);
 
 signals:
-    void requestMap(const vitlens::gui::MapParams& p);
-    void requestFeatures();
+    void requestMap(const vitlens::gui::MapParams& p);  // MapMethod::Features for the patch features
     void requestGallery(const QString& colormap);
 
 protected:

@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "vitlens/hub_download.h"
+#include "vitlens/hub/hub_download.h"
 
 namespace vitlens::gui {
 

@@ -7,7 +7,7 @@
 #include <QWidget>
 #include <optional>
 
-#include "vitlens/preprocess.h"
+#include "vitlens/images/preprocess.h"
 
 namespace vitlens::gui {
 

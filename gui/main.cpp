@@ -2,6 +2,7 @@
 //
 //   vitlens-gui [--model DIR] [IMAGE | FOLDER]
 //   vitlens-gui --screenshot FILE.png [--model DIR] [--method M] [--query ROW,COL] IMAGE
+#include <algorithm>
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QFileInfo>
@@ -9,8 +10,8 @@
 
 #include "vitlens/frontend/default_model.h"
 #include "main_window.h"
-#include "vitlens/map_spec.h"
-#include "vitlens/classifier.h"
+#include "vitlens/maps/map_spec.h"
+#include "vitlens/encoder/classifier.h"
 
 namespace {
 
@@ -28,13 +29,11 @@ bool parse_query(const QString& text, std::optional<std::pair<int, int>>& q) {
 }
 
 bool valid_method(const QString& m) {
-    try {
-        vitlens::parse_map_method(m.toStdString());
-        return true;
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "vitlens-gui: --method: %s\n", e.what());
-        return false;
-    }
+    const auto& names = vitlens::map_method_names();  // the window's menu
+    if (std::find(names.begin(), names.end(), m.toStdString()) != names.end()) return true;
+    std::fprintf(stderr, "vitlens-gui: --method: map method must be rollout, attention, query or attribution, got '%s'\n",
+                 m.toUtf8().constData());
+    return false;
 }
 
 }  // namespace

@@ -77,12 +77,7 @@ void MainWindow::connectWorker() {
     });
     connect(this, &MainWindow::requestExplainFile, worker_, &InferenceWorker::explainFile);
     connect(this, &MainWindow::requestExplainImage, worker_, &InferenceWorker::explainImage);
-    // Newest map request wins: the worker counts each request as it is sent
-    // (on this thread) and skips those a newer one has superseded.
-    connect(this, &MainWindow::requestMap, worker_, [w = worker_] { w->mapRequested(); }, Qt::DirectConnection);
-    connect(this, &MainWindow::requestFeatures, worker_, [w = worker_] { w->mapRequested(); }, Qt::DirectConnection);
     connect(this, &MainWindow::requestMap, worker_, &InferenceWorker::computeMap);
-    connect(this, &MainWindow::requestFeatures, worker_, &InferenceWorker::computeFeatures);
     connect(this, &MainWindow::requestGallery, worker_, &InferenceWorker::computeGallery);
     connect(this, &MainWindow::requestBatch, worker_, &InferenceWorker::classifyBatch);
     connect(this, &MainWindow::requestLive, worker_, &InferenceWorker::startLive);
@@ -137,8 +132,12 @@ void MainWindow::buildCentral() {
 // What the tabs ask for goes to the worker; the batch's results come back to the folder tab.
 void MainWindow::connectTabs() {
     connect(view_, &ImageView::patchClicked, explain_tab_, &ExplainTab::selectPatch);
-    connect(explain_tab_, &ExplainTab::requestMap, this, &MainWindow::requestMap);
-    connect(explain_tab_, &ExplainTab::requestFeatures, this, &MainWindow::requestFeatures);
+    // Newest map request wins: each carries a ticket, and the worker skips one
+    // that a newer ticket has superseded while it waited in the queue.
+    connect(explain_tab_, &ExplainTab::requestMap, this, [this](MapParams p) {
+        p.ticket = worker_->newMapTicket();
+        emit requestMap(p);
+    });
     connect(explain_tab_, &ExplainTab::requestGallery, this, &MainWindow::requestGallery);
     connect(folder_tab_, &FolderTab::imageChosen, this, &MainWindow::openImage);
     connect(folder_tab_, &FolderTab::batchRequested, this,

@@ -57,8 +57,7 @@ signals:
     void requestPull(const QString& id, qint64 ticket);
     void requestExplainFile(const QString& path);
     void requestExplainImage(const QImage& image, const QString& name);
-    void requestMap(const vitlens::gui::MapParams& p);
-    void requestFeatures();
+    void requestMap(const vitlens::gui::MapParams& p);  // ticketed: newest wins
     void requestGallery(const QString& colormap);
     void requestBatch(const QStringList& paths, qint64 ticket);
     void requestLive(const QString& source, const QString& method, const QString& record, qint64 ticket);

@@ -4,8 +4,8 @@
 #include <QStringList>
 #include <QTreeWidgetItem>
 
-#include "vitlens/attention_maps.h"
-#include "vitlens/map_spec.h"
+#include "vitlens/maps/attention_maps.h"
+#include "vitlens/maps/map_spec.h"
 
 namespace vitlens::gui {
 

@@ -7,12 +7,12 @@
 #include <sstream>
 #include <thread>
 
-#include "vitlens/hub_cache.h"
-#include "vitlens/hub_download.h"
+#include "vitlens/hub/hub_cache.h"
+#include "vitlens/hub/hub_download.h"
 #include "vitlens/errors.h"
 #include "vitlens/frontend/batches.h"
-#include "vitlens/map_view.h"
-#include "vitlens/model_info.h"
+#include "vitlens/maps/map_view.h"
+#include "vitlens/model/model_info.h"
 
 namespace vitlens::gui {
 
@@ -21,6 +21,17 @@ QImage to_qimage(const cv::Mat& rgb) {
     QImage img(rgb.data, rgb.cols, rgb.rows, static_cast<int>(rgb.step), QImage::Format_RGB888);
     return img.copy();  // the QImage must not point into the cv::Mat
 }
+
+namespace {
+
+BatchRow error_row(const QString& path, const QString& error) {  // error empty: a row to fill in
+    BatchRow r;
+    r.path = path;
+    r.error = error;
+    return r;
+}
+
+}  // namespace
 
 cv::Mat to_mat(const QImage& in) {
     QImage img = in.convertToFormat(QImage::Format_RGB888);
@@ -211,7 +222,7 @@ void InferenceWorker::ensureGradients(int cls) {
 }
 
 void InferenceWorker::computeMap(const MapParams& p) {
-    if (superseded()) return;  // a newer map request is queued: it wins
+    if (p.ticket != 0 && p.ticket < newest_map_ticket_.load()) return;  // a newer request is queued: it wins
     if (!has_current_ || !clf_) return;
     try {
         if (needs_gradients(p.spec)) ensureGradients(p.spec.target_class);
@@ -231,17 +242,6 @@ void InferenceWorker::computeMap(const MapParams& p) {
     } catch (const std::exception& e) {
         emit imageFailed(QString::fromStdString(e.what()));
     }
-}
-
-void InferenceWorker::computeFeatures() {
-    MapParams p;
-    p.spec.method = MapMethod::Features;
-    computeMap(p);
-}
-
-bool InferenceWorker::superseded() {
-    const qint64 mine = ++maps_started_;
-    return mine < maps_requested_.load();
 }
 
 void InferenceWorker::computeGallery(const QString& colormap) {
@@ -280,9 +280,13 @@ void InferenceWorker::classifyBatch(const QStringList& paths, qint64 ticket) {
         emit batchProgress(++done, static_cast<int>(paths.size()));
     };
     if (const std::string why = head_problem(clf_->spec()); !why.empty()) {  // before any forward
-        for (const QString& p : paths) add_row(BatchRow{p, {}, QString::fromStdString(why + ": nothing to classify")});
+        for (const QString& p : paths) add_row(error_row(p, QString::fromStdString(why + ": nothing to classify")));
     } else {
-        classifyBatches(paths, ticket, add_row);
+        try {
+            classifyBatches(paths, ticket, add_row);
+        } catch (const std::exception& e) {  // a model error of a whole batch (memory, preprocessing)
+            emit imageFailed(QString::fromStdString(e.what()));
+        }
     }
     forget(ticket);
     emit batchFinished();
@@ -294,7 +298,7 @@ void InferenceWorker::classifyBatches(const QStringList& paths, qint64 ticket,
     frontend::BatchHooks hooks;
     hooks.cancelled = [&] { return cancelled(ticket); };
     hooks.failed = [&](size_t i, const std::string& problem) {
-        add_row(BatchRow{paths[qsizetype(i)], {}, QString::fromStdString(problem)});
+        add_row(error_row(paths[qsizetype(i)], QString::fromStdString(problem)));
     };
     auto load = [&](size_t i) {
         delay();
@@ -302,11 +306,23 @@ void InferenceWorker::classifyBatches(const QStringList& paths, qint64 ticket,
     };
     frontend::for_each_batch(size_t(paths.size()), load, clf_->spec(), 8,
                              [&](const std::vector<size_t>& items, const float* patches, int B) {
-                                 const auto preds = clf_->classify_patches(patches, B, 1);
+                                 if (cancelled(ticket)) return;  // Stop: not even the batch in hand
+                                 std::vector<Prediction> preds;
+                                 QString error;
+                                 try {
+                                     preds = clf_->classify_patches(patches, B, 1);
+                                 } catch (const std::exception& e) {  // every image of this batch gets the reason
+                                     error = QString::fromStdString(e.what());
+                                 }
                                  for (int b = 0; b < B; ++b) {
-                                     const TopEntry& top = preds[size_t(b)].top[0];
-                                     add_row(BatchRow{paths[qsizetype(items[size_t(b)])], QString::fromStdString(top.label),
-                                                      {}, top.index, top.prob});
+                                     BatchRow row = error_row(paths[qsizetype(items[size_t(b)])], error);
+                                     if (error.isEmpty()) {
+                                         const TopEntry& top = preds[size_t(b)].top[0];
+                                         row.label = QString::fromStdString(top.label);
+                                         row.index = top.index;
+                                         row.prob = top.prob;
+                                     }
+                                     add_row(row);
                                  }
                              },
                              hooks);

@@ -14,12 +14,12 @@
 #include <mutex>
 #include <set>
 
-#include "vitlens/attention_maps.h"
-#include "vitlens/map_render.h"
-#include "vitlens/map_spec.h"
-#include "vitlens/classifier.h"
-#include "vitlens/output_file.h"
-#include "vitlens/stream.h"
+#include "vitlens/maps/attention_maps.h"
+#include "vitlens/maps/map_render.h"
+#include "vitlens/maps/map_spec.h"
+#include "vitlens/encoder/classifier.h"
+#include "vitlens/images/output_file.h"
+#include "vitlens/live/stream.h"
 
 namespace vitlens::gui {
 
@@ -33,6 +33,7 @@ struct ModelInfo {
 struct MapParams {
     MapSpec spec;                        // what to compute (core's one way to ask for a map)
     Colormap colormap = Colormap::Turbo;
+    qint64 ticket = 0;  // InferenceWorker::newMapTicket(); 0: never superseded
 };
 
 struct ImageResult {
@@ -72,10 +73,9 @@ public:
     void setExtraDelayForTesting(int ms) { extra_delay_ms_ = ms; }
     // Newest-frame-wins towards the GUI: the GUI calls this when it has shown a live frame.
     void liveFrameShown() { live_pending_ = false; }
-    // Newest map request wins: the GUI thread calls this as it sends each
-    // computeMap / computeFeatures (a direct connection to the same signal),
-    // so the worker skips a request that a newer one has superseded.
-    void mapRequested() { ++maps_requested_; }
+    // Newest map request wins: a computeMap whose MapParams::ticket is older
+    // than the newest ticket handed out is skipped. Thread-safe.
+    qint64 newMapTicket() { return ++newest_map_ticket_; }
 
 public slots:
     void loadModel(const QString& dir);
@@ -89,7 +89,6 @@ public slots:
     // mapReady with an empty map) of the current image, from the one forward
     // explainFile ran (plus a backward, once per class, for attribution).
     void computeMap(const vitlens::gui::MapParams& p);
-    void computeFeatures();  // computeMap of MapMethod::Features
     void computeGallery(const QString& colormap);
     void classifyBatch(const QStringList& paths, qint64 ticket);
     void startLive(const QString& source, const QString& method, const QString& recordPath, qint64 ticket);
@@ -122,7 +121,6 @@ private:
     StreamSummary runLive(StreamEngine& engine, VideoRecorder* recorder);
     void ensureGradients(int cls);
     void classifyBatches(const QStringList& paths, qint64 ticket, const std::function<void(const BatchRow&)>& add_row);
-    bool superseded();  // counts this map request; true when a newer one was sent
 
     std::unique_ptr<Classifier> clf_;
     cv::Mat current_rgb_;
@@ -130,8 +128,7 @@ private:
     bool has_current_ = false;
     std::atomic<int> extra_delay_ms_{0};
     std::atomic<bool> live_pending_{false};
-    std::atomic<qint64> maps_requested_{0};  // mapRequested() calls (GUI thread)
-    qint64 maps_started_ = 0;                // map requests the worker has taken
+    std::atomic<qint64> newest_map_ticket_{0};
     std::mutex jobs_mu_;                 // guards the five below
     qint64 issued_ = 0;                  // the newest ticket
     qint64 stop_all_upto_ = 0;           // requestStopAll(): tickets <= this are stopped

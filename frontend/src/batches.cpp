@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "vitlens/errors.h"
-#include "vitlens/preprocess.h"
+#include "vitlens/images/preprocess.h"
 
 namespace vitlens::frontend {
 

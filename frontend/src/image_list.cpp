@@ -4,7 +4,7 @@
 #include <filesystem>
 #include <set>
 
-#include "vitlens/datasets.h"
+#include "vitlens/images/datasets.h"
 
 namespace vitlens::frontend {
 

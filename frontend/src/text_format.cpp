@@ -1,5 +1,7 @@
 #include "vitlens/frontend/text_format.h"
 
+#include <cstdio>
+
 namespace vitlens::frontend {
 
 std::string json_escape(const std::string& s) {

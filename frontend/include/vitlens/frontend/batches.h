@@ -10,7 +10,7 @@
 
 #include <opencv2/core.hpp>
 
-#include "vitlens/model_config.h"
+#include "vitlens/model/model_config.h"
 
 namespace vitlens::frontend {
 
