@@ -89,9 +89,11 @@ TEST(Gui, QueuedMapRequestsCollapseIntoTheNewest) {
     Window t;
     ASSERT_TRUE(t.open("img0.png"));
     QSignalSpy ready(t.w.worker(), &InferenceWorker::mapReady);
-    std::atomic<bool> drained{false};
-    auto busy = [] { std::this_thread::sleep_for(std::chrono::milliseconds(300)); };
-    QMetaObject::invokeMethod(t.w.worker(), busy, Qt::QueuedConnection);  // the requests below queue behind it
+    std::atomic<bool> drained{false}, release{false};
+    auto busy = [&] {  // holds the worker until every request below is queued: no timing involved
+        while (!release.load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    };
+    QMetaObject::invokeMethod(t.w.worker(), busy, Qt::QueuedConnection);
     for (int i = 0; i < 16; ++i) {
         MapParams p;
         p.spec.method = vitlens::MapMethod::Query;
@@ -101,6 +103,7 @@ TEST(Gui, QueuedMapRequestsCollapseIntoTheNewest) {
         emit t.w.requestMap(p);
     }
     QMetaObject::invokeMethod(t.w.worker(), [&] { drained = true; }, Qt::QueuedConnection);  // after all 16
+    release = true;
     ASSERT_TRUE(QTest::qWaitFor([&] { return drained.load(); }, 10000));
     ASSERT_EQ(ready.count(), 1);
     const MapResult r = ready.at(0).at(0).value<MapResult>();
