@@ -22,7 +22,8 @@ void ModelOptions::add_to(po::options_description& d) {
               "$HF_HOME/hub, else ~/.cache/huggingface/hub); default: the bundled Fashion-MNIST ViT, or\n"
               "$VITLENS_MODEL")
         .integer("threads,t", &threads, 0, 0, 256, "N", "oneDNN threads (0 = one per physical core)")
-        .choice("precision", &precision, "f32", {"f32", "bf16"}, "P", "f32, or bf16 on CPUs with AVX512-BF16/AMX")
+        .choice("precision", &precision, "f32", {"f32", "bf16", "int8"}, "P",
+                "f32, bf16 (CPUs with AVX512-BF16/AMX) or int8 (any x86-64; fastest with VNNI/AMX)")
         .text("input-size", &input_size, "H[xW]",
               "run at H x W pixels instead of the model's size (multiples of the patch size): the patch\n"
               "grid follows, position embeddings are resampled (bicubic, as HF / timm do), and the\n"
@@ -64,6 +65,7 @@ ClassifierOptions ModelOptions::classifier_options() const {
     o.threads = threads;
     if (!input_size.empty()) std::tie(o.input_h, o.input_w) = parse_input_size(input_size);
     o.precision = Precision::F32;
+    if (precision == "int8") o.precision = Precision::Int8;
     if (precision == "bf16") {
         if (cpu_has_bf16()) o.precision = Precision::BF16;
         else std::cerr << "vitlens: --precision bf16: this CPU has no AVX512-BF16 or AMX; running in f32\n";

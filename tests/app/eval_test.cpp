@@ -252,3 +252,29 @@ TEST(BundledModel, Bf16AgreesWithF32OnTop1) {
     EXPECT_EQ(n, 501);
     EXPECT_GE(same, 495) << same << " of 500 agree";
 }
+
+// int8 against f32 on the first 1,000 test images: top-1 within 0.5 points,
+// the same class for at least 99% (all 10,000: 90.90% vs 90.90%, 99.88% agree).
+TEST(BundledModel, Int8AgreesWithF32OnTop1) {
+    if (!fs::exists(kData + "/t10k-images-idx3-ubyte.gz"))
+        GTEST_SKIP() << "Debian package dataset-fashion-mnist is not installed (" << kData << " missing)";
+    TempDir d;
+    std::map<std::string, double> top1;
+    for (const char* p : {"f32", "int8"}) {
+        auto r = run_cli({"eval", "--idx", kData + "/t10k-images-idx3-ubyte.gz", kData + "/t10k-labels-idx1-ubyte.gz",
+                          "--limit", "1000", "--format", "json", "--precision", p, "--predictions",
+                          d / (std::string(p) + ".csv")});
+        ASSERT_EQ(r.code, 0) << r.err;
+        top1[p] = json::parse(r.out)["top1"].get<double>();
+    }
+    EXPECT_NEAR(top1["int8"], top1["f32"], 0.5);
+    std::istringstream a(read_file(d / "f32.csv")), b(read_file(d / "int8.csv"));
+    std::string la, lb;
+    int n = 0, same = 0;
+    while (std::getline(a, la) && std::getline(b, lb)) {
+        if (n++ == 0) continue;
+        same += la.substr(0, la.rfind(',')) == lb.substr(0, lb.rfind(','));
+    }
+    EXPECT_EQ(n, 1001);
+    EXPECT_GE(same, 990) << same << " of 1000 agree";
+}

@@ -9,7 +9,20 @@ namespace vitlens {
 
 using namespace detail;
 
-const char* precision_name(Precision p) { return p == Precision::BF16 ? "bf16" : "f32"; }
+const char* precision_name(Precision p) {
+    return p == Precision::BF16 ? "bf16" : p == Precision::Int8 ? "int8" : "f32";
+}
+
+bool parse_precision(const std::string& name, Precision& out) {
+    for (Precision p : {Precision::F32, Precision::BF16, Precision::Int8})
+        if (name == precision_name(p)) {
+            out = p;
+            return true;
+        }
+    return false;
+}
+
+std::string int8_path() { return int8_isa_name(); }
 
 bool cpu_has_bf16() {
     // oneDNN reports the ISA it dispatches to; bf16 kernels need AVX512-BF16 or AMX.
@@ -32,7 +45,11 @@ Encoder::Encoder(const ModelSpec& spec, const EncoderWeights& w, const BlockLoad
         throw ModelError("bf16 was requested, but this CPU has no AVX512-BF16 or AMX; use f32");
     Impl& m = *impl_;
     auto gelu = spec.hidden_act == "gelu" ? Linear::Post::Gelu : Linear::Post::GeluTanh;
-    m.patch = Linear(m.eng, m.strm, w.patch_w, w.patch_b, Linear::Post::None, precision);
+    // int8 leaves the patch embedding in f32: one matmul of K = C*P*P on N rows, a few percent
+    // of the FLOPs, and the layer the quantisation literature finds most sensitive.
+    const Precision patch_prec = precision == Precision::Int8 ? Precision::F32 : precision;
+    m.patch = Linear(m.eng, m.strm, w.patch_w, w.patch_b, Linear::Post::None, patch_prec);
+    auto scratch = std::make_shared<Int8Scratch>();
     m.ln = LayerNorm(m.eng, spec.hidden, spec.eps);
     m.blocks.resize(spec.layers);
     for (int l = 0; l < spec.layers; ++l) {
@@ -40,10 +57,10 @@ Encoder::Encoder(const ModelSpec& spec, const EncoderWeights& w, const BlockLoad
         Block& b = m.blocks[l];
         b.ln1 = m.ln.params(bw.ln1_w, bw.ln1_b);
         b.ln2 = m.ln.params(bw.ln2_w, bw.ln2_b);
-        b.qkv = Linear(m.eng, m.strm, bw.qkv_w, bw.qkv_b, Linear::Post::None, precision);
-        b.proj = Linear(m.eng, m.strm, bw.proj_w, bw.proj_b, Linear::Post::Residual, precision);
-        b.fc1 = Linear(m.eng, m.strm, bw.fc1_w, bw.fc1_b, gelu, precision);
-        b.fc2 = Linear(m.eng, m.strm, bw.fc2_w, bw.fc2_b, Linear::Post::Residual, precision);
+        b.qkv = Linear(m.eng, m.strm, bw.qkv_w, bw.qkv_b, Linear::Post::None, precision, scratch);
+        b.proj = Linear(m.eng, m.strm, bw.proj_w, bw.proj_b, Linear::Post::Residual, precision, scratch);
+        b.fc1 = Linear(m.eng, m.strm, bw.fc1_w, bw.fc1_b, gelu, precision, scratch);
+        b.fc2 = Linear(m.eng, m.strm, bw.fc2_w, bw.fc2_b, Linear::Post::Residual, precision, scratch);
     }
     m.has_norm = !w.norm_w.empty();
     if (m.has_norm) m.norm = m.ln.params(w.norm_w, w.norm_b);
@@ -82,7 +99,7 @@ Plan detail::make_plan(dnnl::engine& eng, const ModelSpec& s, int B, Precision p
     } else {
         p.qkv = Tensor({M, 3 * D});
         p.ctx = Tensor({M, D});
-        p.mid = Tensor({M, int64_t(s.mlp)});
+        if (prec != Precision::Int8) p.mid = Tensor({M, int64_t(s.mlp)});  // int8 keeps it quantised (Int8Scratch)
     }
 
     make_attention_primitives(p, eng, s, B, prec);
@@ -216,6 +233,15 @@ void Encoder::Impl::mlp_block(Plan& p, const ModelSpec& spec_, int l, StageClock
     const int64_t M = int64_t(p.B) * spec_.tokens();
     m.ln.forward(m.strm, p.x.data(), p.h.data(), M, blk.ln2);
     clock.mark(kLayerNorm);
+    if (Int8Linear* fc1 = blk.fc1.int8()) {  // GELU's output goes to fc2 quantised, never as f32
+        Int8Scratch& sc = fc1->scratch();
+        if (sc.mid.size() < size_t(M * spec_.mlp)) sc.mid.resize(size_t(M * spec_.mlp));
+        if (sc.mid_s.size() < size_t(M)) sc.mid_s.resize(size_t(M));
+        fc1->forward_quantized(m.strm, p.h.data(), sc.mid.data(), sc.mid_s.data(), M);
+        blk.fc2.int8()->forward_from_quantized(m.strm, sc.mid.data(), sc.mid_s.data(), p.x.data(), true, M);
+        clock.mark(kMLP);
+        return;
+    }
     blk.fc1.forward(m.strm, p.h.data(), dt::f32, p.mid_act.ptr, p.mid_act.type, M);
     blk.fc2.forward(m.strm, p.mid_act.ptr, p.mid_act.type, p.x.data(), dt::f32, M);
     clock.mark(kMLP);

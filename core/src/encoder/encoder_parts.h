@@ -11,6 +11,7 @@
 #include <dnnl.hpp>
 #include <map>
 #include <set>
+#include <string>
 #include <memory>
 #include <tuple>
 #include <unordered_map>
@@ -18,6 +19,7 @@
 
 #include "vitlens/encoder/encoder.h"
 #include "vitlens/encoder/memory_estimate.h"
+#include "int8.h"
 
 namespace vitlens {
 namespace detail {
@@ -48,8 +50,17 @@ public:
     enum class Post { None, Gelu, GeluTanh, Residual };
 
     Linear() = default;
-    Linear(const dnnl::engine& eng, dnnl::stream& s, const Tensor& w, const Tensor& b, Post post, Precision prec)
+    // In int8, `scratch` is the buffer every int8 Linear of the encoder shares (made here when null).
+    Linear(const dnnl::engine& eng, dnnl::stream& s, const Tensor& w, const Tensor& b, Post post, Precision prec,
+           std::shared_ptr<Int8Scratch> scratch = nullptr)
         : eng_(eng), in_(w.dim(1)), out_(w.dim(0)), post_(post), prec_(prec) {
+        if (prec == Precision::Int8) {
+            const auto act = post == Post::Gelu ? Int8Linear::Act::GeluErf
+                             : post == Post::GeluTanh ? Int8Linear::Act::GeluTanh : Int8Linear::Act::None;
+            int8_ = std::make_shared<Int8Linear>(eng, s, w, b, act,
+                                                 scratch ? std::move(scratch) : std::make_shared<Int8Scratch>());
+            return;
+        }
         wdt_ = prec == Precision::BF16 ? dt::bf16 : dt::f32;
         // The checkpoint's (out, in) row-major matrix is W^T in (in, out) "ba" order.
         memory user_w({{in_, out_}, dt::f32, tag::ba}, eng_, const_cast<float*>(w.data()));
@@ -75,6 +86,7 @@ public:
 
     // x: (M, in) of type xdt, y: (M, out) of type ydt (bf16 only with bf16 weights).
     void forward(dnnl::stream& s, const void* x, dt xdt, void* y, dt ydt, int64_t M) {
+        if (int8_) return int8_->forward(s, static_cast<const float*>(x), static_cast<float*>(y), post_ == Post::Residual, M);
         if (wdt_ == dt::f32) xdt = ydt = dt::f32;
         Prim& p = get(M, xdt, ydt);
         memory dst(p.dst_md, eng_, y);
@@ -91,7 +103,9 @@ public:
 
     // W as the checkpoint has it, (out, in) row-major f32 (bf16-rounded when
     // the weights are bf16): the backward pass multiplies by W, not W^T.
+    // In int8: the dequantised weights q * scale.
     Tensor plain_weights(dnnl::stream& s) const {
+        if (int8_) return int8_->plain_weights(s);
         Tensor w = Tensor::uninitialized({out_, in_});
         memory plain({{in_, out_}, dt::f32, tag::ba}, eng_, w.data());
         memory src = w_mem_;
@@ -100,7 +114,12 @@ public:
         return w;
     }
     // b: (out).
-    const float* bias() const { return static_cast<const float*>(b_mem_.get_data_handle()); }
+    const float* bias() const { return int8_ ? int8_->bias() : static_cast<const float*>(b_mem_.get_data_handle()); }
+
+    // The oneDNN implementation the matmul for M rows runs, e.g. "brg:avx512_core_amx_int8".
+    std::string impl_name(int64_t M) { return int8_ ? int8_->impl_name(M) : get(M, dt::f32, dt::f32).impl; }
+    // The int8 layer (null in f32 and bf16), for the fused int8 MLP.
+    Int8Linear* int8() const { return int8_.get(); }
 
 private:
     struct Prim {
@@ -108,6 +127,7 @@ private:
         memory::desc src_md, dst_md;
         dnnl::reorder cvt;  // f32 -> bf16 of the input, when the input is f32 and the weights bf16
         memory src16;
+        std::string impl;
     };
 
     dnnl::matmul::primitive_desc make_pd(int64_t M, const memory::desc& wmd, dt sdt, dt ddt) const {
@@ -126,7 +146,9 @@ private:
         auto it = by_shape_.find(key);
         if (it != by_shape_.end()) return it->second;
         Prim p;
-        p.mm = dnnl::matmul(make_pd(M, w_md_, wdt_, ydt));
+        auto pd = make_pd(M, w_md_, wdt_, ydt);
+        p.impl = pd.impl_info_str();
+        p.mm = dnnl::matmul(pd);
         p.src_md = memory::desc({M, in_}, xdt, tag::ab);
         p.dst_md = memory::desc({M, out_}, ydt, tag::ab);
         if (xdt != wdt_) {
@@ -146,6 +168,7 @@ private:
     std::shared_ptr<void> w_buf_;  // owns w_mem_'s storage (shared: Linear is copied into Block)
     memory w_mem_, b_mem_;
     std::unordered_map<int64_t, Prim> by_shape_;
+    std::shared_ptr<Int8Linear> int8_;  // the int8 layer, when the precision is int8 (shared: Linear is copied)
 };
 
 // y = LayerNorm(x) * gamma + beta over the last axis. x, y are (M, D).

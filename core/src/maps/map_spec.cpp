@@ -34,8 +34,9 @@ MapMethod parse_map_method(const std::string& s) {
 }
 
 std::string precision_problem(MapMethod method, Precision p) {
-    if (method != MapMethod::Attribution || p == Precision::F32) return "";
-    return std::string("the attribution map's backward pass runs in f32 only, not in ") + precision_name(p);
+    // int8 keeps f32 activations: its backward runs in f32 through the dequantised weights.
+    if (method != MapMethod::Attribution || p != Precision::BF16) return "";
+    return std::string("the attribution map's backward pass runs in f32 or int8, not in ") + precision_name(p);
 }
 
 MapNeed map_need(const MapSpec& s) {

@@ -22,8 +22,17 @@
 
 namespace vitlens {
 
-enum class Precision { F32, BF16 };
+// Int8: the block matmuls (QKV, projection, MLP) on int8 primitives, weights
+// s8 per output channel, activations quantised per token at run time; patch
+// embedding, attention, LayerNorm, GELU, residual stream and head in f32.
+enum class Precision { F32, BF16, Int8 };
 const char* precision_name(Precision p);
+// "f32" / "bf16" / "int8" -> Precision; false for anything else.
+bool parse_precision(const std::string& name, Precision& out);
+// The path int8 takes on this CPU: "AMX", "AVX512-VNNI", "AVX-VNNI", or
+// "AVX2, no VNNI (7-bit weights)" (oneDNN's effective ISA, so
+// ONEDNN_MAX_CPU_ISA applies).
+std::string int8_path();
 // True when this CPU runs bf16 matmuls natively (AVX512-BF16 or AMX).
 bool cpu_has_bf16();
 

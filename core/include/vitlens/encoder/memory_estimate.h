@@ -22,7 +22,7 @@ enum class MapNeed {
 };
 
 struct MemoryEstimate {
-    uint64_t weights = 0;      // the f32 weights (and a bf16 copy)
+    uint64_t weights = 0;      // the f32 weights (and a bf16 or int8 copy)
     uint64_t activations = 0;  // the forward's buffers for one batch, attention scores included
     uint64_t attention = 0;    // of which the (B, H, T, T) score buffers
     uint64_t maps = 0;         // capture, gradients and backward buffers
