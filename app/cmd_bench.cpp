@@ -61,7 +61,7 @@ void add_bench_options(po::options_description& d, BenchArgs& a) {
         .flag("attention", &a.capture, "capture attention as heatmaps do")
         .flag("attribution", &a.attribution,
               "also time the attribution pass (forward + backward to every layer's attention, top-1 class)\n"
-              "and print its ratio to the forward; f32 only")
+              "and print its ratio to the forward; f32 or int8")
         .choice("format,f", &a.format, "text", {"text", "json"}, "F", "text | json");
 }
 

@@ -65,10 +65,10 @@ ClassifierOptions ModelOptions::classifier_options() const {
     o.threads = threads;
     if (!input_size.empty()) std::tie(o.input_h, o.input_w) = parse_input_size(input_size);
     o.precision = Precision::F32;
-    if (precision == "int8") o.precision = Precision::Int8;
-    if (precision == "bf16") {
-        if (cpu_has_bf16()) o.precision = Precision::BF16;
-        else std::cerr << "vitlens: --precision bf16: this CPU has no AVX512-BF16 or AMX; running in f32\n";
+    parse_precision(precision, o.precision);  // the option's choices are the names parse_precision knows
+    if (o.precision == Precision::BF16 && !cpu_has_bf16()) {
+        o.precision = Precision::F32;
+        std::cerr << "vitlens: --precision bf16: this CPU has no AVX512-BF16 or AMX; running in f32\n";
     }
     return o;
 }

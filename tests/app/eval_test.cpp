@@ -33,6 +33,20 @@ std::map<std::string, int> fixture_top1() {
     return out;
 }
 
+// Rows of two `eval --predictions` files (header skipped) that name the same
+// class; `rows` gets how many rows were compared.
+int same_predictions(const std::string& a_csv, const std::string& b_csv, int& rows) {
+    std::istringstream a(read_file(a_csv)), b(read_file(b_csv));
+    std::string la, lb;
+    int n = 0, same = 0;
+    while (std::getline(a, la) && std::getline(b, lb)) {
+        if (n++ == 0) continue;
+        same += la.substr(0, la.rfind(',')) == lb.substr(0, lb.rfind(','));
+    }
+    rows = n - 1;
+    return same;
+}
+
 }  // namespace
 
 // IDX images made here from the fixture images (gray, 32x32). Each is
@@ -242,14 +256,9 @@ TEST(BundledModel, Bf16AgreesWithF32OnTop1) {
         ASSERT_EQ(r.code, 0) << r.err;
         if (r.err.find("running in f32") != std::string::npos) GTEST_SKIP() << "no bf16 on this CPU: " << r.err;
     }
-    std::istringstream a(read_file(d / "f32.csv")), b(read_file(d / "bf16.csv"));
-    std::string la, lb;
-    int n = 0, same = 0;
-    while (std::getline(a, la) && std::getline(b, lb)) {
-        if (n++ == 0) continue;
-        same += la.substr(0, la.rfind(',')) == lb.substr(0, lb.rfind(','));
-    }
-    EXPECT_EQ(n, 501);
+    int n = 0;
+    const int same = same_predictions(d / "f32.csv", d / "bf16.csv", n);
+    EXPECT_EQ(n, 500);
     EXPECT_GE(same, 495) << same << " of 500 agree";
 }
 
@@ -268,13 +277,8 @@ TEST(BundledModel, Int8AgreesWithF32OnTop1) {
         top1[p] = json::parse(r.out)["top1"].get<double>();
     }
     EXPECT_NEAR(top1["int8"], top1["f32"], 0.5);
-    std::istringstream a(read_file(d / "f32.csv")), b(read_file(d / "int8.csv"));
-    std::string la, lb;
-    int n = 0, same = 0;
-    while (std::getline(a, la) && std::getline(b, lb)) {
-        if (n++ == 0) continue;
-        same += la.substr(0, la.rfind(',')) == lb.substr(0, lb.rfind(','));
-    }
-    EXPECT_EQ(n, 1001);
+    int n = 0;
+    const int same = same_predictions(d / "f32.csv", d / "int8.csv", n);
+    EXPECT_EQ(n, 1000);
     EXPECT_GE(same, 990) << same << " of 1000 agree";
 }

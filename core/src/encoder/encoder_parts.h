@@ -11,7 +11,6 @@
 #include <dnnl.hpp>
 #include <map>
 #include <set>
-#include <string>
 #include <memory>
 #include <tuple>
 #include <unordered_map>
@@ -116,8 +115,6 @@ public:
     // b: (out).
     const float* bias() const { return int8_ ? int8_->bias() : static_cast<const float*>(b_mem_.get_data_handle()); }
 
-    // The oneDNN implementation the matmul for M rows runs, e.g. "brg:avx512_core_amx_int8".
-    std::string impl_name(int64_t M) { return int8_ ? int8_->impl_name(M) : get(M, dt::f32, dt::f32).impl; }
     // The int8 layer (null in f32 and bf16), for the fused int8 MLP.
     Int8Linear* int8() const { return int8_.get(); }
 
@@ -127,7 +124,6 @@ private:
         memory::desc src_md, dst_md;
         dnnl::reorder cvt;  // f32 -> bf16 of the input, when the input is f32 and the weights bf16
         memory src16;
-        std::string impl;
     };
 
     dnnl::matmul::primitive_desc make_pd(int64_t M, const memory::desc& wmd, dt sdt, dt ddt) const {
@@ -147,7 +143,6 @@ private:
         if (it != by_shape_.end()) return it->second;
         Prim p;
         auto pd = make_pd(M, w_md_, wdt_, ydt);
-        p.impl = pd.impl_info_str();
         p.mm = dnnl::matmul(pd);
         p.src_md = memory::desc({M, in_}, xdt, tag::ab);
         p.dst_md = memory::desc({M, out_}, ydt, tag::ab);

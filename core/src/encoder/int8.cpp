@@ -181,7 +181,6 @@ Int8Linear::Tile& Int8Linear::tile(int64_t rows) {
     Tile t;
     auto pd = make_pd(rows);
     t.mm = dnnl::matmul(pd);
-    t.impl = pd.impl_info_str();
     t.src_md = pd.src_desc();
     t.dst_md = pd.dst_desc();
     t.f_md = memory::desc({rows, out_}, dt::f32, tag::ab);
@@ -192,8 +191,6 @@ Int8Linear::Tile& Int8Linear::tile(int64_t rows) {
     }
     return tiles_.emplace(rows, std::move(t)).first->second;
 }
-
-std::string Int8Linear::impl_name(int64_t M) { return tile(std::min(M, kTileRows)).impl; }
 
 namespace {
 template <class T>

@@ -83,7 +83,6 @@ public:
 
     Tensor plain_weights(dnnl::stream& s) const;  // (out, in) f32: q * scale, what the int8 layer multiplies by
     const float* bias() const { return bias_.data(); }
-    std::string impl_name(int64_t M);  // oneDNN's implementation for an M-row tile
     Int8Scratch& scratch() { return *scratch_; }
 
 private:
@@ -91,7 +90,6 @@ private:
         dnnl::matmul mm;
         dnnl::eltwise_forward act;
         dnnl::memory::desc src_md, dst_md, f_md;
-        std::string impl;
     };
     struct Source {
         const float* x = nullptr;  // f32 rows to quantise, or

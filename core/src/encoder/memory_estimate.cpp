@@ -57,9 +57,14 @@ MemoryEstimate estimate_memory(const ModelSpec& s, int batch, Precision p, MapNe
     e.weights = bytes_of(double(s.parameters()), bf16 ? 6 : p == Precision::Int8 ? 5 : 4);
     const double scores = B * H * T * T;  // f32 scores; bf16 adds their bf16 probabilities
     e.attention = bytes_of(scores, bf16 ? 6 : 4);
-    const double rows = M * (2 * D + 3 * D + D + F) + B * N * D;  // x, h, qkv, ctx, mlp middle, patch embedding
+    const bool int8 = p == Precision::Int8;
+    // x, h, qkv, ctx, the MLP's middle (int8: u8 with a scale per row), patch embedding
+    const double rows = M * (2 * D + 3 * D + D + (int8 ? 0 : F)) + B * N * D;
     e.activations = e.attention + bytes_of(rows, bf16 ? 3 : 4);
-    if (p == Precision::Int8) e.activations += bytes_of(M * std::max(D, F) + M * 4 * std::max(3 * D, F) + M * 4, 1);  // u8 rows, s32 sums, scales
+    if (int8) {  // the quantised middle, and one row tile's input, scales, s32 sums and f32 values (int8.h)
+        const double R = std::min(M, 128.0), widest = std::max(3 * D, F);
+        e.activations += bytes_of(M * F + 4 * M + R * (F + 4) + R * 8 * widest, 1);
+    }
     if (need != MapNeed::None) e.maps = bytes_of(L * scores + L * M);  // attention (L, B, H, T, T), norms (L, B, T)
     if (need == MapNeed::Gradients)  // the gradient of the attention, block inputs and QKV, the backward scratch
         e.maps = bytes_of(2 * L * scores + L * M + L * M * 5 * D + M * (6 * D + 2 * F) + scores);
