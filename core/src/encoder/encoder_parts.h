@@ -142,8 +142,7 @@ private:
         auto it = by_shape_.find(key);
         if (it != by_shape_.end()) return it->second;
         Prim p;
-        auto pd = make_pd(M, w_md_, wdt_, ydt);
-        p.mm = dnnl::matmul(pd);
+        p.mm = dnnl::matmul(make_pd(M, w_md_, wdt_, ydt));
         p.src_md = memory::desc({M, in_}, xdt, tag::ab);
         p.dst_md = memory::desc({M, out_}, ydt, tag::ab);
         if (xdt != wdt_) {

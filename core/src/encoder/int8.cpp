@@ -2,10 +2,10 @@
 
 #include <immintrin.h>
 
-#include "encoder_parts.h"
-
 #include <algorithm>
 #include <cmath>
+
+#include "encoder_parts.h"
 
 namespace vitlens::detail {
 

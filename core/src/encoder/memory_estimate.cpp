@@ -62,7 +62,7 @@ MemoryEstimate estimate_memory(const ModelSpec& s, int batch, Precision p, MapNe
     const double rows = M * (2 * D + 3 * D + D + (int8 ? 0 : F)) + B * N * D;
     e.activations = e.attention + bytes_of(rows, bf16 ? 3 : 4);
     if (int8) {  // the quantised middle, and one row tile's input, scales, s32 sums and f32 values (int8.h)
-        const double R = std::min(M, 128.0), widest = std::max(3 * D, F);
+        const double R = std::min(M, 128.0) /* Int8Linear::kTileRows */, widest = std::max(3 * D, F);
         e.activations += bytes_of(M * F + 4 * M + R * (F + 4) + R * 8 * widest, 1);
     }
     if (need != MapNeed::None) e.maps = bytes_of(L * scores + L * M);  // attention (L, B, H, T, T), norms (L, B, T)
