@@ -11,5 +11,6 @@ int cmd_stream(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
 int cmd_embed(int argc, char** argv);
 int cmd_pull(int argc, char** argv);
+int cmd_compare(int argc, char** argv);
 
 }  // namespace vitlens::app

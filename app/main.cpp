@@ -33,6 +33,7 @@ Commands:
   embed      features (class token, pooled, patch tokens) as .npy + JSON Lines index, or safetensors
   eval       accuracy on an IDX (MNIST-format) set or an ImageFolder tree
   stream     live classification of a camera, video file, URL or GStreamer pipeline
+  compare    what bf16 / int8 change against f32: top-k, logits, map rank correlation, faithfulness
   bench      speed of the encoder (latency, images/s, GFLOP/s, time per stage)
   pull       download a Hugging Face model (safetensors) into the local hub cache
   info       what a checkpoint is: architecture, dims, parameters, GFLOPs, preprocessing, labels
@@ -48,6 +49,7 @@ Examples:
   vitlens classify --model ~/models/vit-base-patch16-224 --format jsonl photo.jpg
   vitlens explain --method rollout --out maps/ assets/samples/Sneaker.png
   vitlens info --model ~/models/deit-small
+  vitlens compare --precision f32,int8 --method attribution assets/samples
   vitlens pull facebook/dinov2-small && vitlens info --model facebook/dinov2-small
   vitlens embed --model facebook/dinov2-small --features cls,patch -o feats.npy photos/
   vitlens classify --shard auto --format jsonl -o part.jsonl --resume photos/
@@ -72,6 +74,7 @@ int run_command(const std::string& cmd, int argc, char** argv) {
     if (cmd == "bench") return cmd_bench(argc, argv);
     if (cmd == "embed") return cmd_embed(argc, argv);
     if (cmd == "pull") return cmd_pull(argc, argv);
+    if (cmd == "compare") return cmd_compare(argc, argv);
     std::cerr << "vitlens: unknown command '" << cmd << "' (see vitlens --help)\n";
     return vitlens::app::kUsage;
 }

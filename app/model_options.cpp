@@ -14,20 +14,22 @@
 
 namespace vitlens::app {
 
-void ModelOptions::add_to(po::options_description& d) {
-    OptionTable(d)
+void ModelOptions::add_to(po::options_description& d, bool with_precision) {
+    OptionTable t(d);
+    t
         .text("model,m", &model, "DIR|ID",
               "checkpoint directory (config.json + model.safetensors [+ preprocessor_config.json]), or a\n"
               "Hugging Face id ORG/NAME[@REVISION] found in the local hub cache ($HF_HUB_CACHE, else\n"
               "$HF_HOME/hub, else ~/.cache/huggingface/hub); default: the bundled Fashion-MNIST ViT, or\n"
               "$VITLENS_MODEL")
         .integer("threads,t", &threads, 0, 0, 256, "N", "oneDNN threads (0 = one per physical core)")
-        .choice("precision", &precision, "f32", {"f32", "bf16", "int8"}, "P",
-                "f32, bf16 (CPUs with AVX512-BF16/AMX) or int8 (any x86-64; fastest with VNNI/AMX)")
         .text("input-size", &input_size, "H[xW]",
               "run at H x W pixels instead of the model's size (multiples of the patch size): the patch\n"
               "grid follows, position embeddings are resampled (bicubic, as HF / timm do), and the\n"
               "resize and crop scale to it");
+    if (with_precision)
+        t.choice("precision", &precision, "f32", {"f32", "bf16", "int8"}, "P",
+                 "f32, bf16 (CPUs with AVX512-BF16/AMX) or int8 (any x86-64; fastest with VNNI/AMX)");
 }
 
 namespace {

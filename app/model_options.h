@@ -15,7 +15,8 @@ struct ModelOptions {
     int threads = 0;
     std::string precision = "f32";
     std::string input_size;  // "H" or "HxW"; empty: the model's own
-    void add_to(po::options_description& d);
+    // with_precision false: a command that takes its own --precision (compare: a list)
+    void add_to(po::options_description& d, bool with_precision = true);
     // The model directory to load: --model, else the bundled default.
     std::string resolve(std::string* where = nullptr) const;
     ClassifierOptions classifier_options() const;
