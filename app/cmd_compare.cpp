@@ -102,11 +102,19 @@ struct Totals {
     }
 };
 
+// Infinity when a logit is NaN or infinite at either precision: never a small number.
 double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
     double m = 0;
-    for (size_t k = 0; k < a.size() && k < b.size(); ++k) m = std::max(m, double(std::fabs(a[k] - b[k])));
+    for (size_t k = 0; k < a.size() && k < b.size(); ++k) {
+        const double d = std::fabs(double(a[k]) - double(b[k]));
+        if (!std::isfinite(d)) return HUGE_VAL;
+        m = std::max(m, d);
+    }
     return m;
 }
+
+// A JSON number, or null for NaN and infinities (which JSON cannot hold).
+std::string json_num(double v) { return std::isfinite(v) ? float_str(float(v)) : "null"; }
 
 int top1(const Explained& e) { return e.prediction.top.empty() ? -1 : e.prediction.top[0].index; }
 
@@ -152,9 +160,9 @@ void print_jsonl(const std::string& file, const std::vector<Precision>& ps, cons
                      "\", \"reference\": \"" + precision_name(ps[0]) + "\", \"precisions\": [";
     for (size_t i = 0; i < ps.size(); ++i)
         js += std::string(i ? ", " : "") + "{\"precision\": \"" + precision_name(ps[i]) + "\", \"top\": " +
-              top_json(rs[i].e.prediction) + ", \"max_logit_change\": " + float_str(float(rs[i].max_logit_change)) +
-              ", \"map_rho\": " + float_str(float(rs[i].rho)) + ", \"deletion_auc\": " + float_str(float(rs[i].deletion)) +
-              ", \"insertion_auc\": " + float_str(float(rs[i].insertion)) + "}";
+              top_json(rs[i].e.prediction) + ", \"max_logit_change\": " + json_num(rs[i].max_logit_change) +
+              ", \"map_rho\": " + json_num(rs[i].rho) + ", \"deletion_auc\": " + json_num(rs[i].deletion) +
+              ", \"insertion_auc\": " + json_num(rs[i].insertion) + "}";
     std::cout << js << "]}\n";
 }
 
@@ -165,10 +173,10 @@ void print_summary(const std::vector<Precision>& ps, const std::vector<Totals>& 
             const double n = std::max(1, t[i].images);
             js += std::string(i ? ", " : "") + "{\"precision\": \"" + precision_name(ps[i]) +
                   "\", \"images\": " + std::to_string(t[i].images) + ", \"same_top1\": " +
-                  std::to_string(t[i].same_top1) + ", \"map_rho_mean\": " + float_str(float(t[i].rho / n)) +
-                  ", \"map_rho_min\": " + float_str(float(t[i].rho_min)) + ", \"max_logit_change\": " +
-                  float_str(float(t[i].logit_max)) + ", \"deletion_auc\": " + float_str(float(t[i].deletion / n)) +
-                  ", \"insertion_auc\": " + float_str(float(t[i].insertion / n)) + "}";
+                  std::to_string(t[i].same_top1) + ", \"map_rho_mean\": " + json_num(t[i].rho / n) +
+                  ", \"map_rho_min\": " + json_num(t[i].rho_min) + ", \"max_logit_change\": " +
+                  json_num(t[i].logit_max) + ", \"deletion_auc\": " + json_num(t[i].deletion / n) +
+                  ", \"insertion_auc\": " + json_num(t[i].insertion / n) + "}";
         }
         std::cout << js << "]}\n";
         return;
@@ -196,7 +204,7 @@ bool compare_one(std::vector<std::unique_ptr<Classifier>>& clfs, const std::vect
         std::cerr << "vitlens: " << ex.what() << "\n";
         return false;
     }
-    const int N = clfs[0]->spec().patches(), steps = a.steps > 0 ? std::min(a.steps, N) : std::min(N, 20);
+    const int N = clfs[0]->spec().patches(), steps = a.steps > 0 ? a.steps : std::min(N, 20);
     std::vector<Result> rs;
     rs.push_back(run_one(*clfs[0], patches, spec, -1, a.top_k, steps));
     // the class the reference explains (attribution) or predicts: every precision follows it
@@ -236,10 +244,17 @@ int cmd_compare(int argc, char** argv) {
         ClassifierOptions o = mo.classifier_options();
         o.precision = p;
         clfs.push_back(std::make_unique<Classifier>(dir, o));
-        require_memory(clfs.back()->spec(), 1, p, map_need(spec));
+        const ModelSpec& ms = clfs.back()->spec();
+        if (const std::string why = head_problem(ms); !why.empty())  // compare reads logits, classes and curves
+            throw ModelError(dir + ": " + why + "; vitlens compare needs a classifier head");
+        if (a.steps > ms.patches())
+            throw UsageError("--steps " + std::to_string(a.steps) + " is more than the model's " +
+                             std::to_string(ms.patches()) + " patches");
+        // the curves run masked images in batches of up to 2 (steps + 1), at most 64
+        const int steps = a.steps > 0 ? a.steps : std::min(ms.patches(), 20);
+        require_memory(ms, 1, p, map_need(spec));
+        require_memory(ms, std::min(64, 2 * (steps + 1)), p, MapNeed::None);
     }
-    if (spec.method == MapMethod::Attribution && clfs[0]->spec().num_classes == 0)
-        throw UsageError("--method attribution needs a classifier head; this model is a backbone");
     std::vector<Totals> totals(ps.size());
     int failed = int(errors.size());
     for (const std::string& f : files) failed += compare_one(clfs, ps, f, a, spec, totals) ? 0 : 1;

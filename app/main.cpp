@@ -33,7 +33,7 @@ Commands:
   embed      features (class token, pooled, patch tokens) as .npy + JSON Lines index, or safetensors
   eval       accuracy on an IDX (MNIST-format) set or an ImageFolder tree
   stream     live classification of a camera, video file, URL or GStreamer pipeline
-  compare    what bf16 / int8 change against f32: top-k, logits, map rank correlation, faithfulness
+  compare    what a precision changes against another (f32 / bf16 / int8): top-k, logits, map rank correlation, faithfulness
   bench      speed of the encoder (latency, images/s, GFLOP/s, time per stage)
   pull       download a Hugging Face model (safetensors) into the local hub cache
   info       what a checkpoint is: architecture, dims, parameters, GFLOPs, preprocessing, labels

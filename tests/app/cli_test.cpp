@@ -174,7 +174,7 @@ TEST(Cli, HelpAndVersionAndInfo) {
     auto r = run_cli({"--help"});
     EXPECT_EQ(r.code, 0);
     EXPECT_NE(r.out.find("Exit codes"), std::string::npos);
-    for (std::string c : {"classify", "info", "explain", "eval", "stream", "bench"}) {
+    for (std::string c : {"classify", "info", "explain", "eval", "stream", "bench", "compare", "embed", "pull"}) {
         r = run_cli({c, "--help"});
         EXPECT_EQ(r.code, 0) << c;
         EXPECT_NE(r.out.find("Usage: vitlens " + c), std::string::npos) << c << r.out;

@@ -91,3 +91,12 @@ TEST(CompareCommand, ABadImageIsReportedAndTheOthersCompared) {
     EXPECT_EQ(records(r.out, summary).size(), 1u) << r.out;
     EXPECT_EQ(summary[0]["images"], 1);
 }
+
+TEST(CompareCommand, ABackboneIsAModelErrorAndTooManyStepsAUsageError) {
+    auto r = run_cli({"compare", "--model", fixture("hf_dinov2_f32"), "--precision", "f32,int8", kSamples + "/Bag.png"});
+    EXPECT_EQ(r.code, 3) << r.err;
+    EXPECT_NE(r.err.find("needs a classifier head"), std::string::npos) << r.err;
+    r = run_cli({"compare", "--precision", "f32,int8", "--steps", "50", kSamples + "/Bag.png"});  // 49 patches
+    EXPECT_EQ(r.code, 1) << r.err;
+    EXPECT_NE(r.err.find("--steps 50 is more than the model's 49 patches"), std::string::npos) << r.err;
+}

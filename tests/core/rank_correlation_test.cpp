@@ -47,3 +47,9 @@ TEST(RankCorrelation, RefusesDifferentGrids) {
         EXPECT_NE(std::string(e.what()).find("2x3 and 3x2"), std::string::npos) << e.what();
     }
 }
+
+TEST(RankCorrelation, ANonFiniteMapHasNoRanking) {
+    const AttentionMap a = grid(1, 3, {0.1f, 0.5f, 1.0f});
+    EXPECT_TRUE(std::isnan(spearman(a, grid(1, 3, {0.1f, NAN, 1.0f}))));
+    EXPECT_TRUE(std::isnan(spearman(grid(1, 3, {INFINITY, 0.5f, 1.0f}), a)));
+}

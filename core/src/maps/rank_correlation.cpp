@@ -47,6 +47,10 @@ double spearman(const AttentionMap& a, const AttentionMap& b) {
     if (a.rows != b.rows || a.cols != b.cols || a.values.size() != b.values.size() || a.values.empty())
         throw ArgumentError("spearman: the maps must share one non-empty grid, got " + std::to_string(a.rows) + "x" +
                             std::to_string(a.cols) + " and " + std::to_string(b.rows) + "x" + std::to_string(b.cols));
+    auto finite = [](const std::vector<float>& v) {
+        return std::all_of(v.begin(), v.end(), [](float x) { return std::isfinite(x); });
+    };
+    if (!finite(a.values) || !finite(b.values)) return std::nan("");
     return pearson(average_ranks(a.values), average_ranks(b.values));
 }
 

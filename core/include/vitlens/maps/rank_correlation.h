@@ -14,7 +14,8 @@ std::vector<double> average_ranks(const std::vector<float>& v);
 
 // Spearman's rho of two maps of one grid: the Pearson correlation of their
 // average ranks, in [-1, 1]. Two constant maps are alike (1); one constant
-// map against a varying one is uncorrelated (0). ArgumentError when the
+// map against a varying one is uncorrelated (0); NaN when either map holds
+// a NaN or an infinity (no ranking exists). ArgumentError when the
 // grids differ (names both).
 double spearman(const AttentionMap& a, const AttentionMap& b);
 
